@@ -1,0 +1,225 @@
+"""CSV import throughput against a plain sqlite3 ``executemany`` baseline, in one run.
+
+    python bench/import_bench.py [--rows 1000000]
+
+Generates a CSV (fixed seed, 10 columns, unique email and phone; ~100 bytes a row) under
+bench/out/, starts a server on an empty SQLite database with its worker as a separate
+process, imports the file end to end (create, upload, follow until COMPLETED) and reads the
+worker's peak RSS (VmHWM). Then inserts the same rows with sqlite3 executemany into a table
+with unique indexes on email and phone, and prints both rates and the ratio.
+"""
+
+import argparse
+import csv
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from convmem.accounts.service import create_account
+from convmem.database import Database
+from convmem.migrate import upgrade
+
+OUT = Path(__file__).parent / "out"
+COLUMNS = ["first_name", "last_name", "email", "phone", "street", "city", "state", "postal_code", "country", "tier"]
+MAPPINGS = {
+    "first_name": "Contact.firstName",
+    "last_name": "Contact.lastName",
+    "email": "Contact.email",
+    "phone": "Contact.phone",
+    "street": "Contact.street",
+    "city": "Contact.city",
+    "state": "Contact.state",
+    "postal_code": "Contact.postalCode",
+    "country": "Contact.country",
+    "tier": "Loyalty.tier",
+}
+LOYALTY = {"displayName": "Loyalty", "traits": {"tier": {"dataType": "STRING"}}}
+FIRST = ["Ann", "Bob", "Carla", "Dev", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kai", "Lena", "Marta", "Noor"]
+LAST = ["Lee", "Smith", "Garcia", "Khan", "Novak", "Rossi", "Silva", "Tanaka", "Weber", "Young", "Zhou", "Moreau"]
+STREETS = ["Main", "Oak", "Pine", "Maple", "Cedar", "Elm", "Lake", "Hill", "Park", "River"]
+CITIES = [("Indianapolis", "IN", "317"), ("Chicago", "IL", "312"), ("Austin", "TX", "512"), ("Denver", "CO", "303"),
+          ("Seattle", "WA", "206"), ("Boston", "MA", "617"), ("Miami", "FL", "305"), ("Portland", "OR", "503")]
+TIERS = ["bronze", "silver", "gold", "platinum"]
+
+
+def profile_rows(count: int, seed: int = 42):
+    """Deterministic rows; email and phone are unique per row."""
+    rng = random.Random(seed)
+    for n in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        city, state, area = CITIES[n % len(CITIES)]
+        rest = n // len(CITIES)
+        phone = f"({area}) {200 + rest // 10000}-{rest % 10000:04d}"
+        street = f"{rng.randint(1, 9999)} {rng.choice(STREETS)} {rng.choice(['St', 'Ave', 'Rd'])}"
+        yield [first, last, f"{first}.{last}.{n}@example.com".lower(), phone, street, city, state,
+               f"{rng.randint(10000, 99999)}", "US", rng.choice(TIERS)]
+
+
+def generate_csv(rows: int) -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"profiles-{rows}.csv"
+    if not path.exists():
+        with open(path.with_suffix(".part"), "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            writer.writerows(profile_rows(rows))
+        path.with_suffix(".part").replace(path)
+    return path
+
+
+@dataclass
+class Stack:
+    """A server without embedded worker, and a worker process whose memory is measured."""
+
+    base_url: str
+    session: requests.Session
+    server: subprocess.Popen
+    worker: subprocess.Popen
+    data_dir: Path
+
+    def worker_peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.worker.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM")
+
+    def stop(self) -> None:
+        for process in (self.worker, self.server):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def start_stack() -> Stack:
+    data_dir = Path(tempfile.mkdtemp(prefix="convmem-jobs-bench-"))
+    url = f"sqlite:///{data_dir / 'convmem.db'}"
+    db = Database(url)
+    upgrade(db)
+    with db.writing() as session:
+        credentials = create_account(session, "bench")
+    db.dispose()
+    port = _free_port()
+    env = dict(os.environ, CONVMEM_DATABASE_URL=url, CONVMEM_DATA_DIR=str(data_dir), CONVMEM_LOG_LEVEL="WARNING",
+               CONVMEM_EMBEDDED_WORKER="false", CONVMEM_EMBEDDINGS="off")
+    logs = open(data_dir / "processes.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "convmem.cli", "serve", "--port", str(port)], env=env, stdout=logs, stderr=logs)
+    worker = subprocess.Popen([sys.executable, "-m", "convmem.cli", "worker"], env=env, stdout=logs, stderr=logs)
+    base_url = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.auth = (credentials.sid, credentials.secret)
+    for _ in range(300):
+        try:
+            if session.get(base_url + "/healthz", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return Stack(base_url, session, server, worker, data_dir)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def create_store(stack: Stack) -> str:
+    response = stack.session.post(stack.base_url + "/v1/ControlPlane/Stores", json={"displayName": f"bench-{time.time_ns()}"})
+    store = stack.session.get(response.headers["Location"]).json()["result"]["id"]
+    assert stack.session.post(f"{stack.base_url}/v1/ControlPlane/Stores/{store}/TraitGroups", json=LOYALTY).status_code == 202
+    return store
+
+
+def run_import(stack: Stack, store: str, path: Path) -> tuple[float, dict]:
+    size = path.stat().st_size
+    mappings = [
+        {"columnName": column, "traitGroup": target.split(".")[0], "traitName": target.split(".")[1]}
+        for column, target in MAPPINGS.items()
+    ]
+    started = time.perf_counter()
+    created = stack.session.post(
+        f"{stack.base_url}/v1/Stores/{store}/Profiles/Imports",
+        json={"filename": path.name, "fileSize": size, "columnMappings": mappings},
+    ).json()
+    with open(path, "rb") as body:
+        assert requests.put(created["url"], data=body, timeout=600).ok
+    while True:
+        status = stack.session.get(f"{stack.base_url}/v1/Stores/{store}/Profiles/Imports/{created['importId']}").json()
+        if status["status"] in ("COMPLETED", "FAILED"):
+            return time.perf_counter() - started, status
+        time.sleep(0.2)
+
+
+def baseline_insert(rows: list[list[str]], db_path: Path, fresh: bool = True) -> float:
+    """Plain sqlite3: one table, unique indexes on the identifier values, one executemany
+    in one transaction. Returns the seconds the insert took."""
+    connection = sqlite3.connect(db_path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    if fresh:
+        connection.execute(f"CREATE TABLE profiles (id INTEGER PRIMARY KEY, {', '.join(c + ' TEXT' for c in COLUMNS)})")
+        connection.execute("CREATE UNIQUE INDEX ix_email ON profiles (email)")
+        connection.execute("CREATE UNIQUE INDEX ix_phone ON profiles (phone)")
+    started = time.perf_counter()
+    with connection:
+        connection.executemany(f"INSERT INTO profiles ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        return list(reader)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    path = generate_csv(args.rows)
+    print(f"CSV: {path} ({path.stat().st_size / 1e6:.1f} MB, {args.rows} rows)")
+
+    stack = start_stack()
+    try:
+        store = create_store(stack)
+        elapsed, status = run_import(stack, store, path)
+        peak = stack.worker_peak_rss_mb()
+    finally:
+        stack.stop()
+    assert status["status"] == "COMPLETED" and status["summary"]["errors"] == 0, status
+    import_rate = args.rows / elapsed
+
+    parse_started = time.perf_counter()
+    rows = read_csv(path)
+    parse_seconds = time.perf_counter() - parse_started
+    insert_seconds = baseline_insert(rows, stack.data_dir / "baseline.db")
+    baseline_rate = args.rows / insert_seconds
+    baseline_file_rate = args.rows / (parse_seconds + insert_seconds)
+    figures = {
+        "rows": args.rows,
+        "csv_mb": round(path.stat().st_size / 1e6, 1),
+        "import_seconds": round(elapsed, 1),
+        "import_rows_per_s": round(import_rate),
+        "worker_peak_rss_mb": round(peak, 1),
+        "baseline_executemany_rows_per_s": round(baseline_rate),
+        "baseline_csv_plus_executemany_rows_per_s": round(baseline_file_rate),
+        "ratio_vs_executemany": round(import_rate / baseline_rate, 4),
+        "ratio_vs_csv_plus_executemany": round(import_rate / baseline_file_rate, 4),
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

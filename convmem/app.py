@@ -1,0 +1,140 @@
+"""The FastAPI application: routers, error handlers, health and metrics."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from convmem import __version__
+from convmem.config import Settings, get_settings
+from convmem.database import Database
+from convmem.errors import ApiError, Code
+from convmem.observability import Metrics, RequestMiddleware
+from convmem.redirects import ProfileMoved, moved_response
+from convmem.validation import describe_validation_error
+
+log = logging.getLogger("convmem")
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        worker = None
+        if settings.embedded_worker:
+            from convmem.background import all_tasks
+            from convmem.worker import Worker
+
+            worker = Worker(db, all_tasks())
+            worker.start_thread()
+        yield
+        if worker:
+            worker.stop()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="convmem",
+        version=__version__,
+        description="A self-hostable server for the Twilio Conversation Memory API v1.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    metrics = Metrics()
+    app.state.metrics = metrics
+
+    _install_error_handlers(app)
+    _install_routes(app)
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _install_routes(app: FastAPI) -> None:
+    from convmem.bulk.endpoints import router as bulk_router
+    from convmem.identifiers.endpoints import router as identifiers_router
+    from convmem.identity.endpoints import router as identity_router
+    from convmem.imports.endpoints import router as imports_router
+    from convmem.imports.endpoints import uploads_router
+    from convmem.lookup.endpoints import router as lookup_router
+    from convmem.memory.endpoints import router as memory_router
+    from convmem.operations.endpoints import router as operations_router
+    from convmem.profiles.endpoints import router as profiles_router
+    from convmem.stores.endpoints import router as stores_router
+    from convmem.traitgroups.endpoints import router as traitgroups_router
+    from convmem.traits.endpoints import router as traits_router
+
+    for router in (
+        stores_router,
+        identity_router,
+        traitgroups_router,
+        operations_router,
+        lookup_router,
+        identifiers_router,
+        traits_router,
+        memory_router,
+        bulk_router,
+        imports_router,
+        uploads_router,
+        profiles_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            request.app.state.db.ping()
+        except Exception as exc:  # any database failure means "not ready"
+            log.warning("readiness check failed: %s", exc)
+            return _error_response(ApiError(503, Code.SERVICE_UNAVAILABLE, "Database is not reachable"))
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        body, content_type = request.app.state.metrics.render()
+        return Response(body, media_type=content_type)
+
+
+def _error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(ProfileMoved)
+    async def profile_moved(request: Request, exc: ProfileMoved) -> JSONResponse:
+        return moved_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message = describe_validation_error(exc.errors())
+        return _error_response(ApiError(400, code, message))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            error = ApiError(404, Code.NOT_FOUND, "No such resource: the path does not exist")
+        elif exc.status_code == 405:
+            error = ApiError(405, Code.METHOD_NOT_ALLOWED, "Method not allowed on this resource")
+        else:
+            error = ApiError(exc.status_code, exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        headers.update(error.headers)
+        return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error_response(ApiError(500, Code.INTERNAL, "Internal Server Error"))

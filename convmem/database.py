@@ -1,0 +1,99 @@
+"""Engine, sessions and the locks that keep concurrent writers correct.
+
+SQLite: write transactions start with ``BEGIN IMMEDIATE`` so writers queue up front
+instead of failing on lock upgrade; readers stay ``DEFERRED`` and run beside them (WAL).
+Within one process writers also queue on a mutex first: SQLite's own busy handler waits
+by sleeping in growing steps, which under contention costs far more than the write.
+PostgreSQL: write transactions take a transaction-scoped advisory lock per store, so
+identity resolution in one store is serial while other stores proceed in parallel.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_WRITE = "convmem_write"
+STORE_LOCK_NAMESPACE = 1
+JOB_LOCK_NAMESPACE = 2
+
+
+def normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 60},
+                pool_size=32,
+                max_overflow=32,
+            )
+            _configure_sqlite(self.engine, sqlite_synchronous)
+        else:
+            self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        self._reader = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._writer = sessionmaker(
+            self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False, autoflush=False
+        )
+        self._write_mutex = threading.Lock() if self.is_sqlite else nullcontext()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A transaction committed when the block ends, rolled back if it raises."""
+        with self._write_mutex, self._writer() as session:
+            with session.begin():
+                yield session
+
+    def lock_store(self, session: Session, store_pk: int) -> None:
+        """Serialise writers of one store until the transaction ends."""
+        self.lock(session, STORE_LOCK_NAMESPACE, store_pk)
+
+    def lock(self, session: Session, namespace: int, key: int) -> None:
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": namespace, "key": key})
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" event below decide how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,30 @@
+"""Contract models of identifiers."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_TYPE_FIELD = Field(min_length=2, max_length=30)
+VALUE_FIELD = Field(max_length=255)
+
+
+class Identifier(BaseModel):
+    """Body of CreateProfileIdentifier and of Lookup: a raw value, normalised by the server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idType: str = ID_TYPE_FIELD
+    value: str = VALUE_FIELD
+
+
+class IdentifierUpdate(BaseModel):
+    """Body of PatchProfileIdentifier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idType: str = ID_TYPE_FIELD
+    oldValue: str = VALUE_FIELD
+    newValue: str = VALUE_FIELD
+
+
+class IdentifierSet(BaseModel):
+    idType: str
+    values: list[str]

@@ -1,0 +1,141 @@
+"""Identifier rules for one profile.
+
+Every value that is added (create, and the new value of a patch) goes through
+``profiles.service.write`` with the profile as anchor, so it is normalised, resolved, merged
+and held to ``limit``/``limitPolicy`` exactly as a profile create would do. Only removal is
+decided here, and it asks the resolution core which value the limit policy evicts first.
+"""
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy.orm import Session
+
+from convmem.auth import Principal
+from convmem.database import Database
+from convmem.errors import ApiError, Code, bad_request, not_found
+from convmem.identity.resolution import IdentifierRule, InvalidIdentifier, ResolutionSettings, evictions, normalize
+from convmem.profiles import repository as profiles_repository
+from convmem.profiles.service import ProfileRef, find_canonical, normalize_or_400, write
+from convmem.stores.service import StoreContext, get_owned_store, load_context, lock_owned_store
+from convmem.tables import ProfileIdentifier
+
+SOURCE = "api:identifier"
+
+
+def configured_rule(settings: ResolutionSettings, id_type: str) -> IdentifierRule:
+    rule = settings.rules.get(id_type)
+    if rule is None:
+        raise ApiError(
+            400,
+            Code.UNKNOWN_ID_TYPE,
+            f"Unknown idType '{id_type}': the store's identity resolution settings configure "
+            + ", ".join(f"'{name}'" for name in sorted(settings.rules)),
+        )
+    return rule
+
+
+def normalized_value(settings: ResolutionSettings, id_type: str, raw: str, where: str) -> str:
+    """``raw`` in stored form, or the 400 naming the unknown idType or the invalid value
+    (with the codes profile writes use for the same failures)."""
+    return normalize_or_400(configured_rule(settings, id_type), raw, where)
+
+
+def list_sets(db: Database, principal: Principal, store_sid: str, profile_sid: str) -> list[dict]:
+    """Every identifier type the profile holds, each with its values oldest first; types in
+    the order their first value was added."""
+    with db.reading() as session:
+        store = get_owned_store(session, principal, store_sid)
+        ref = find_canonical(session, store.id, profile_sid)
+        rows = profiles_repository.identifiers_of(session, ref.pk)
+    sets: dict[str, list[str]] = {}
+    for row in rows:
+        sets.setdefault(row.id_type, []).append(row.value)
+    return [{"idType": id_type, "values": values} for id_type, values in sets.items()]
+
+
+def fetch_set(db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str) -> dict:
+    with db.reading() as session:
+        store = get_owned_store(session, principal, store_sid)
+        ref = find_canonical(session, store.id, profile_sid)
+        ctx = load_context(session, store)
+        rows = _rows_of_type(session, ctx, ref, id_type)
+    return {"idType": id_type, "values": [row.value for row in rows]}
+
+
+def add(db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str, raw: str) -> None:
+    with db.writing() as session:
+        ctx, ref = _lock_profile(db, session, principal, store_sid, profile_sid)
+        value = normalized_value(ctx.settings, id_type, raw, "value")
+        write(session, ctx, {}, [(id_type, value)], source=SOURCE, anchor=ref.pk)
+
+
+def replace_value(
+    db: Database,
+    principal: Principal,
+    store_sid: str,
+    profile_sid: str,
+    path_id_type: str,
+    body_id_type: str,
+    old_raw: str,
+    new_raw: str,
+) -> None:
+    """Swap one stored value for another. The new value counts as newly added (it goes last)
+    and may tie the profile to others, which then merge; the old one is gone either way."""
+    if body_id_type != path_id_type:
+        raise bad_request(f"Invalid 'idType': the body names '{body_id_type}' but the path names '{path_id_type}'")
+    with db.writing() as session:
+        ctx, ref = _lock_profile(db, session, principal, store_sid, profile_sid)
+        new_value = normalized_value(ctx.settings, path_id_type, new_raw, "newValue")
+        old_forms = {old_raw, _normalized_or_none(ctx.settings.rules[path_id_type], old_raw)}
+        stored = _rows_of_type(session, ctx, ref, path_id_type)
+        old = next((row for row in stored if row.value in old_forms), None)
+        if old is None:
+            raise not_found(f"Profile '{ref.sid}' has no {path_id_type} identifier '{old_raw}'")
+        if old.value == new_value:
+            return
+        profiles_repository.delete_identifiers(session, [old.id])
+        write(session, ctx, {}, [(path_id_type, new_value)], source=SOURCE, anchor=ref.pk)
+
+
+def remove(
+    db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str, *, remove_all: bool
+) -> None:
+    with db.writing() as session:
+        ctx, ref = _lock_profile(db, session, principal, store_sid, profile_sid)
+        stored = _rows_of_type(session, ctx, ref, id_type)
+        if not stored:
+            raise not_found(f"Profile '{ref.sid}' has no {id_type} identifier to remove")
+        ids = [row.id for row in stored]
+        rule = ctx.settings.rules.get(id_type, IdentifierRule(id_type))
+        profiles_repository.delete_identifiers(session, ids if remove_all else first_evicted(rule, ids))
+
+
+def first_evicted(rule: IdentifierRule, stored: Sequence[int]) -> list[int]:
+    """The value ``rule``'s limitPolicy drops first: what the set would lose if it held one
+    value more than its limit (fifo: the oldest, lifo: the most recent)."""
+    return evictions(replace(rule, limit=len(stored) - 1), stored, ())
+
+
+def _lock_profile(
+    db: Database, session: Session, principal: Principal, store_sid: str, profile_sid: str
+) -> tuple[StoreContext, ProfileRef]:
+    ctx = load_context(session, lock_owned_store(db, session, principal, store_sid))
+    return ctx, find_canonical(session, ctx.pk, profile_sid)
+
+
+def _rows_of_type(session: Session, ctx: StoreContext, ref: ProfileRef, id_type: str) -> list[ProfileIdentifier]:
+    """The profile's values of ``id_type``, oldest first. A type is addressable when the
+    settings configure it or the profile still holds values of it (settings may have
+    dropped the type since), so such leftovers can still be read and removed."""
+    rows = [row for row in profiles_repository.identifiers_of(session, ref.pk) if row.id_type == id_type]
+    if not rows:
+        configured_rule(ctx.settings, id_type)
+    return rows
+
+
+def _normalized_or_none(rule: IdentifierRule, raw: str) -> str | None:
+    try:
+        return normalize(rule, raw)
+    except InvalidIdentifier:
+        return None

@@ -1,0 +1,40 @@
+"""Resource ids: TypeID-style TTIDs (``<prefix>_`` + 26 base32 chars of a UUIDv7).
+
+UUIDv7 puts the creation time first, so ids of one kind sort by creation time.
+"""
+
+import re
+from enum import StrEnum
+
+from typeid import TypeID
+
+
+class Prefix(StrEnum):
+    STORE = "mem_store"
+    PROFILE = "mem_profile"
+    IMPORT = "mem_import"
+    OPERATION = "mem_operation"
+    OBSERVATION = "mem_observation"
+    SUMMARY = "mem_summary"
+    BULK = "mem_bulk"
+
+
+_SUFFIX = r"[0-7][0-9a-z]{25}"
+
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "storeId": re.compile(rf"^mem_(store|service)_{_SUFFIX}$"),
+    "profileId": re.compile(rf"^mem_profile_{_SUFFIX}$"),
+    "importId": re.compile(rf"^mem_import_{_SUFFIX}$"),
+    "bulkId": re.compile(rf"^mem_bulk_{_SUFFIX}$"),
+    "observationId": re.compile(rf"^mem_observation_{_SUFFIX}$"),
+    "summaryId": re.compile(rf"^mem_summary_{_SUFFIX}$"),
+    "conversationId": re.compile(rf"^conv_conversation_{_SUFFIX}$"),
+}
+
+
+def new_id(prefix: Prefix) -> str:
+    return str(TypeID(prefix=prefix.value))
+
+
+def is_valid(kind: str, value: str) -> bool:
+    return PATTERNS[kind].match(value) is not None

@@ -1,0 +1,26 @@
+"""Contract models of profile imports."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_FILE_SIZE = 100 * 1024 * 1024
+
+
+class ColumnMappingItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    columnName: str = Field(min_length=1, max_length=64)
+    traitGroup: str = Field(min_length=1, max_length=64)
+    traitName: str = Field(min_length=1, max_length=64)
+
+
+class CreateImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=255)
+    fileSize: int = Field(ge=1, le=MAX_FILE_SIZE)
+    columnMappings: list[ColumnMappingItem] = Field(min_length=2, max_length=100)
+
+
+class ImportCreated(BaseModel):
+    importId: str
+    url: str

@@ -1,0 +1,1 @@
+"""Lookup: which profiles hold an identifier value."""

@@ -1,0 +1,34 @@
+"""Lookup: the value is normalised with the store's rule for its idType, then matched the way
+identity resolution matches it (``values_match``: equality, or similarity for fuzzy types).
+
+Any configured idType can be looked up, whether or not it is a matching rule: Lookup is a
+search, not a resolution. Every profile holding a matching value is returned, which is how a
+shared non-unique value or a fuzzy match yields several; earliest created first, at most 100.
+"""
+
+from convmem.auth import Principal
+from convmem.database import Database
+from convmem.identifiers.service import normalized_value
+from convmem.identity.resolution import ResolutionSettings, values_match
+from convmem.identity.service import current_settings
+from convmem.lookup import repository
+from convmem.lookup.schemas import MAX_PROFILES, LookupResult
+from convmem.profiles import repository as profiles_repository
+from convmem.stores.service import get_owned_store
+
+
+def lookup(db: Database, principal: Principal, store_sid: str, id_type: str, raw: str) -> LookupResult:
+    with db.reading() as session:
+        store = get_owned_store(session, principal, store_sid)
+        # Only the identity settings: the trait schema a write context also loads is not needed here.
+        settings = ResolutionSettings.from_contract(current_settings(store))
+        value = normalized_value(settings, id_type, raw, "value")
+        rule = settings.rules[id_type]
+        if rule.fuzzy:
+            # Similar values can't be found by an index probe: scan the type's values in the store.
+            held = profiles_repository.holders(session, store.id, [(id_type, value)], scan_types=[id_type])
+            matching = sorted({h.profile for h in held if values_match(rule, value, h.value)})
+            profiles = repository.sids_of(session, matching[:MAX_PROFILES])
+        else:
+            profiles = repository.holders_of_value(session, store.id, id_type, value)
+    return LookupResult(normalizedValue=value, profiles=profiles)

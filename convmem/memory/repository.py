@@ -1,0 +1,336 @@
+"""SQL of observations, revisions, summaries, embeddings and their full-text search.
+
+Rows keep the profile they were written under. Every read gathers the rows of a
+canonical profile *and* of the profiles merged into it (``in_scope``), so a merge needs
+no data migration and memories follow the survivor.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Select,
+    Text,
+    cast,
+    column,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import Session
+
+from convmem.memory.recall import fts5_match
+from convmem.tables import (
+    ConversationSummary,
+    MemoryEmbedding,
+    Observation,
+    ObservationConversation,
+    ObservationRevision,
+    Profile,
+)
+
+MemoryModel = type[Observation] | type[ConversationSummary]
+
+
+def in_scope(model: MemoryModel, canonical_pk: int):
+    """Rows of the canonical profile and of every profile merged into it."""
+    merged = select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk))
+    return model.profile_id.in_(merged.scalar_subquery())
+
+
+def occurred_between(model: MemoryModel, begin: datetime | None, end: datetime | None) -> list:
+    conditions = []
+    if begin is not None:
+        conditions.append(model.occurred_at >= begin)
+    if end is not None:
+        conditions.append(model.occurred_at < end)
+    return conditions
+
+
+# --- observations ---------------------------------------------------------------------
+
+
+def add_observation(session: Session, observation: Observation) -> None:
+    session.add(observation)
+    session.flush()
+    _link_conversations(session, observation)
+    record_revision(session, observation)
+    session.add(MemoryEmbedding(observation_id=observation.id, generation=1))
+
+
+def _link_conversations(session: Session, observation: Observation) -> None:
+    session.execute(delete(ObservationConversation).where(ObservationConversation.observation_id == observation.id))
+    session.add_all(
+        ObservationConversation(observation_id=observation.id, conversation_id=conversation_id)
+        for conversation_id in dict.fromkeys(observation.conversation_ids)
+    )
+
+
+def record_revision(session: Session, observation: Observation) -> None:
+    session.add(
+        ObservationRevision(
+            observation_id=observation.id,
+            content=observation.content,
+            source=observation.source,
+            occurred_at=observation.occurred_at,
+            conversation_ids=list(observation.conversation_ids),
+            created_at=observation.created_at,
+            updated_at=observation.updated_at,
+        )
+    )
+
+
+def observation_changed(session: Session, observation: Observation, content_changed: bool) -> None:
+    session.flush()
+    _link_conversations(session, observation)
+    record_revision(session, observation)
+    if content_changed:
+        stale(session, MemoryEmbedding.observation_id == observation.id)
+
+
+def find_observation(session: Session, canonical_pk: int, sid: str) -> Observation | None:
+    return session.scalar(select(Observation).where(Observation.sid == sid, in_scope(Observation, canonical_pk)))
+
+
+def observations_listing(
+    canonical_pk: int,
+    source: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    conversation_id: str | None,
+) -> Select:
+    stmt = select(Observation).where(in_scope(Observation, canonical_pk))
+    if source is not None:
+        stmt = stmt.where(Observation.source == source)
+    if created_after is not None:
+        stmt = stmt.where(Observation.created_at >= created_after)
+    if created_before is not None:
+        stmt = stmt.where(Observation.created_at < created_before)
+    if conversation_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                ObservationConversation.observation_id == Observation.id,
+                ObservationConversation.conversation_id == conversation_id,
+            )
+        )
+    return stmt
+
+
+def revisions_listing(observation_pk: int) -> Select:
+    return select(ObservationRevision).where(ObservationRevision.observation_id == observation_pk)
+
+
+# --- summaries ------------------------------------------------------------------------
+
+
+def add_summary(session: Session, summary: ConversationSummary) -> None:
+    session.add(summary)
+    session.flush()
+    session.add(MemoryEmbedding(summary_id=summary.id, generation=1))
+
+
+def summary_changed(session: Session, summary: ConversationSummary, content_changed: bool) -> None:
+    session.flush()
+    if content_changed:
+        stale(session, MemoryEmbedding.summary_id == summary.id)
+
+
+def find_summary(session: Session, canonical_pk: int, sid: str) -> ConversationSummary | None:
+    return session.scalar(
+        select(ConversationSummary).where(ConversationSummary.sid == sid, in_scope(ConversationSummary, canonical_pk))
+    )
+
+
+def summaries_listing(canonical_pk: int, conversation_id: str | None) -> Select:
+    stmt = select(ConversationSummary).where(in_scope(ConversationSummary, canonical_pk))
+    if conversation_id is not None:
+        stmt = stmt.where(ConversationSummary.conversation_id == conversation_id)
+    return stmt
+
+
+# --- recall ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LexicalEvidence:
+    ranked: list[int]  # keys matching any term, best first
+    matches_per_term: list[set[int]]  # for each term, the keys containing it
+    population: int  # rows in scope, for the terms' IDF
+
+
+RANKED, POPULATION = -1, -2
+
+
+def lexical_evidence(
+    session: Session,
+    model: MemoryModel,
+    canonical_pk: int,
+    terms: Sequence[str],
+    begin: datetime | None,
+    end: datetime | None,
+    *,
+    sqlite: bool,
+) -> LexicalEvidence:
+    """Full-text ranking (bm25 on SQLite, ts_rank_cd on PostgreSQL), the matches of each term
+    and the number of rows in scope, in one round trip."""
+    scoped = (in_scope(model, canonical_pk), *occurred_between(model, begin, end))
+    search = _Fts5(model) if sqlite else _TsVector(model)
+    parts = [
+        search.matching(select(literal(RANKED), model.id, search.badness(terms)).where(*scoped), terms),
+        select(literal(POPULATION), func.count(), literal(0.0)).select_from(model).where(*scoped),
+    ]
+    for index, term in enumerate(terms):
+        parts.append(search.matching(select(literal(index), model.id, literal(0.0)).where(*scoped), [term]))
+
+    order: list[tuple[float, int]] = []
+    matches: list[set[int]] = [set() for _ in terms]
+    population = 0
+    for part, value, badness in session.execute(union_all(*parts)):
+        if part == RANKED:
+            order.append((badness, -value))  # ties: newer first
+        elif part == POPULATION:
+            population = value
+        else:
+            matches[part].add(value)
+    return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, population)
+
+
+class _Fts5:
+    """SQLite: the external-content FTS5 table ``<table>_fts`` (porter stemming)."""
+
+    def __init__(self, model: MemoryModel):
+        self.model = model
+        self.name = f"{model.__tablename__}_fts"
+        self.table = table(self.name, column("rowid"), column(self.name))
+
+    def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
+        return stmt.join(self.table, self.table.c.rowid == self.model.id).where(
+            self.table.c[self.name].op("MATCH")(fts5_match(terms))
+        )
+
+    def badness(self, _terms: Sequence[str]):
+        return func.bm25(self.table.c[self.name])  # negative; lower is better
+
+
+class _TsVector:
+    """PostgreSQL: the generated ``search_vector`` column ('english': stemming, stop words)."""
+
+    def __init__(self, model: MemoryModel):
+        self.vector = literal_column(f"{model.__tablename__}.search_vector")
+
+    @staticmethod
+    def any_of(terms: Sequence[str]):
+        # plainto_tsquery stems and drops stop words; its ANDs become ORs so partial matches count.
+        conjunction = cast(func.plainto_tsquery("english", " ".join(terms)), Text)
+        return cast(func.replace(conjunction, "&", "|"), TSQUERY)
+
+    def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
+        return stmt.where(self.vector.op("@@")(self.any_of(terms)))
+
+    def badness(self, terms: Sequence[str]):
+        return -func.ts_rank_cd(self.vector, self.any_of(terms))
+
+
+def embedded_vectors(
+    session: Session,
+    model: MemoryModel,
+    canonical_pk: int,
+    begin: datetime | None,
+    end: datetime | None,
+    model_name: str,
+) -> list[tuple[int, bytes]]:
+    """``(key, vector)`` of the rows in scope whose embedding is ready; the rest are found lexically only."""
+    foreign_key = MemoryEmbedding.observation_id if model is Observation else MemoryEmbedding.summary_id
+    stmt = (
+        select(model.id, MemoryEmbedding.vector)
+        .join(MemoryEmbedding, foreign_key == model.id)
+        .where(
+            in_scope(model, canonical_pk),
+            *occurred_between(model, begin, end),
+            MemoryEmbedding.vector.is_not(None),
+            MemoryEmbedding.model == model_name,
+        )
+    )
+    return [(key, vector) for key, vector in session.execute(stmt)]
+
+
+def most_recent(
+    session: Session, model: MemoryModel, canonical_pk: int, begin: datetime | None, end: datetime | None, limit: int
+) -> list:
+    stmt = (
+        select(model)
+        .where(in_scope(model, canonical_pk), *occurred_between(model, begin, end))
+        .order_by(model.occurred_at.desc(), model.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def by_keys(session: Session, model: MemoryModel, keys: Sequence[int]) -> dict[int, object]:
+    if not keys:
+        return {}
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(keys)))}
+
+
+def conversation_texts(session: Session, canonical_pk: int, conversation_id: str, limit: int) -> list[str]:
+    """The newest memories of one conversation, summaries first: the material for query expansion."""
+    summaries = session.scalars(
+        select(ConversationSummary.content)
+        .where(in_scope(ConversationSummary, canonical_pk), ConversationSummary.conversation_id == conversation_id)
+        .order_by(ConversationSummary.occurred_at.desc())
+        .limit(limit)
+    ).all()
+    observations = session.scalars(
+        select(Observation.content)
+        .join(ObservationConversation, ObservationConversation.observation_id == Observation.id)
+        .where(in_scope(Observation, canonical_pk), ObservationConversation.conversation_id == conversation_id)
+        .order_by(Observation.occurred_at.desc())
+        .limit(limit)
+    ).all()
+    return list(summaries + observations)[:limit]
+
+
+# --- embeddings -----------------------------------------------------------------------
+
+
+def stale(session: Session, which) -> None:
+    session.execute(
+        update(MemoryEmbedding).where(which).values(generation=MemoryEmbedding.generation + 1, vector=None, model=None)
+    )
+
+
+def pending_embeddings(session: Session, limit: int) -> list[tuple[int, int, str]]:
+    """``(embedding id, generation, text)`` of memories still waiting for their vector."""
+    text_of = literal_column("coalesce(observations.content, conversation_summaries.content)")
+    stmt = (
+        select(MemoryEmbedding.id, MemoryEmbedding.generation, text_of)
+        .outerjoin(Observation, Observation.id == MemoryEmbedding.observation_id)
+        .outerjoin(ConversationSummary, ConversationSummary.id == MemoryEmbedding.summary_id)
+        .where(MemoryEmbedding.vector.is_(None))
+        .order_by(MemoryEmbedding.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(stmt)]
+
+
+def store_embeddings(session: Session, vectors: Sequence[tuple[int, int, bytes]], model_name: str) -> None:
+    """Store vectors computed from the text of ``generation``; a newer text since then wins."""
+    for embedding_id, generation, vector in vectors:
+        session.execute(
+            update(MemoryEmbedding)
+            .where(MemoryEmbedding.id == embedding_id, MemoryEmbedding.generation == generation)
+            .values(vector=vector, model=model_name)
+        )
+
+
+def has_memories(session: Session) -> bool:
+    return session.scalar(select(MemoryEmbedding.id).limit(1)) is not None

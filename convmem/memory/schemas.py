@@ -1,0 +1,101 @@
+"""Request bodies of the memory endpoints, as the contract defines them.
+
+``extra="forbid"`` only where the contract sets ``additionalProperties: false`` (the two
+batch wrappers); elsewhere unknown fields are ignored. Timestamps are accepted in any
+RFC 3339 form and held as UTC; one without an offset is not RFC 3339 and is refused.
+"""
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+CONVERSATION_ID = r"^conv_conversation_[0-7][0-9a-z]{25}$"
+SOURCE = r"^[a-zA-Z0-9 _.-]+$"
+
+
+def _must_be_text(value):
+    # pydantic would also take a bare number as seconds since the epoch; RFC 3339 is text.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2025-01-15T10:15:30Z")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_must_be_text),
+    AfterValidator(lambda value: value.astimezone(timezone.utc)),
+]
+Content = Annotated[str, Field(min_length=1, max_length=4096)]
+Source = Annotated[str, Field(min_length=1, max_length=100, pattern=SOURCE)]
+ConversationId = Annotated[str, Field(pattern=CONVERSATION_ID)]
+ConversationIds = Annotated[list[ConversationId], Field(max_length=10)]
+
+
+class _NoNulls(BaseModel):
+    """Patch bodies: a field that is sent must hold a value (none of these can be cleared)."""
+
+    def sent_fields(self) -> dict:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+    @model_validator(mode="after")
+    def _sent_fields_hold_values(self):
+        for name in sorted(self.model_fields_set):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may be left out but not set to null")
+        return self
+
+
+class ObservationCreateRequest(BaseModel):
+    content: Content
+    source: Source
+    occurredAt: Timestamp
+    conversationIds: ConversationIds = []
+
+
+class CreateObservationsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    observations: Annotated[list[ObservationCreateRequest], Field(min_length=1, max_length=10)]
+
+
+class ObservationBase(_NoNulls):
+    content: Content | None = None
+    source: Source | None = None
+    occurredAt: Timestamp | None = None
+    conversationIds: ConversationIds | None = None
+
+
+class SummaryCore(BaseModel):
+    content: Content
+    occurredAt: Timestamp
+    conversationId: ConversationId
+    source: Source | None = None
+
+
+class CreateSummariesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    summaries: Annotated[list[SummaryCore], Field(min_length=1, max_length=10)]
+
+
+class SummaryCorePatch(_NoNulls):
+    content: Content | None = None
+    occurredAt: Timestamp | None = None
+    conversationId: ConversationId | None = None
+    source: Source | None = None
+
+
+class MemoryRetrievalRequest(BaseModel):
+    conversationId: ConversationId | None = None
+    query: Annotated[str, Field(max_length=1024)] | None = None
+    beginDate: Timestamp | None = None
+    endDate: Timestamp | None = None
+    communicationsLimit: Annotated[int, Field(ge=0, le=100)] = 0
+    observationsLimit: Annotated[int, Field(ge=0, le=100)] = 20
+    summariesLimit: Annotated[int, Field(ge=0, le=100)] = 5
+    relevanceThreshold: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _dates_in_order(self):
+        if self.beginDate and self.endDate and self.beginDate >= self.endDate:
+            raise ValueError("beginDate must be earlier than endDate")
+        return self

@@ -1,0 +1,52 @@
+"""Operations: the status handle of every control-plane write.
+
+Control-plane work is done inside the request's transaction, so an operation is stored
+already COMPLETED (with its RUNNING start time) in the same commit as the change it
+describes: it can never claim a change that did not happen, or miss one that did.
+"""
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from convmem.auth import Principal
+from convmem.errors import not_found
+from convmem.ids import Prefix, new_id
+from convmem.tables import Operation, utcnow
+
+_OPERATION_ID = re.compile(rf"^{Prefix.OPERATION.value}_[0-7][0-9a-z]{{25}}$")
+
+
+def record_completed(
+    session: Session, principal: Principal, kind: str, resource_id: str, result_path: str | None
+) -> Operation:
+    now = utcnow()
+    operation = Operation(
+        sid=new_id(Prefix.OPERATION),
+        account_id=principal.account_id,
+        kind=kind,
+        status="COMPLETED",
+        resource_id=resource_id,
+        result_path=result_path,
+        created_at=now,
+        started_at=now,
+        completed_at=now,
+    )
+    session.add(operation)
+    return operation
+
+
+def get_operation(session: Session, principal: Principal, operation_sid: str) -> Operation:
+    # The contract gives operation IDs no pattern, so any other string is a 404, not a 400; it is not looked
+    # up, as it may hold characters the database cannot compare (NUL).
+    operation = (
+        session.scalar(
+            select(Operation).where(Operation.sid == operation_sid, Operation.account_id == principal.account_id)
+        )
+        if _OPERATION_ID.match(operation_sid)
+        else None
+    )
+    if operation is None:
+        raise not_found(f"Operation '{operation_sid}' was not found")
+    return operation

