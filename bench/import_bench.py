@@ -6,7 +6,10 @@ Generates a CSV (fixed seed, 10 columns, unique email and phone; ~100 bytes a ro
 bench/out/, starts a server on an empty SQLite database with its worker as a separate
 process, imports the file end to end (create, upload, follow until COMPLETED) and reads the
 worker's peak RSS (VmHWM). Then inserts the same rows with sqlite3 executemany into a table
-with unique indexes on email and phone, and prints both rates and the ratio.
+with unique indexes on email and phone (the baseline), and, as a second reference, inserts
+what convmem's data model stores for them, built ahead of time, into convmem's own schema
+with executemany too (the floor: what no import code can go below). Prints the rates and
+the ratios.
 """
 
 import argparse
@@ -24,9 +27,14 @@ from pathlib import Path
 
 import requests
 
+from sqlalchemy import select
+
 from convmem.accounts.service import create_account
+from convmem.auth import Principal
 from convmem.database import Database
 from convmem.migrate import upgrade
+from convmem.stores.service import create_store as create_store_row
+from convmem.tables import Account
 
 OUT = Path(__file__).parent / "out"
 COLUMNS = ["first_name", "last_name", "email", "phone", "street", "city", "state", "postal_code", "country", "tier"]
@@ -177,6 +185,52 @@ def baseline_insert(rows: list[list[str]], db_path: Path, fresh: bool = True) ->
     return elapsed
 
 
+def floor_insert(rows: list[list[str]], data_dir: Path) -> float:
+    """What an import of ``rows`` stores (a profile row with its traits and each trait's
+    provenance, an identifier row for the email and one for the phone), built ahead of time
+    and inserted with sqlite3 executemany, 1000 rows a call, in one transaction, into an
+    empty store of convmem's own schema. Returns the seconds the inserts took."""
+    url = f"sqlite:///{data_dir / 'floor.db'}"
+    db = Database(url)
+    upgrade(db)
+    with db.writing() as session:
+        credentials = create_account(session, "floor")
+        account = session.scalar(select(Account).where(Account.sid == credentials.account_sid))
+        store_pk = create_store_row(session, Principal(account.id, account.sid), "floor", None).id
+    db.dispose()
+    at, source, now = "2026-01-01T00:00:00.000000+00:00", "import:mem_import_01m82j3nmres3btezb5x9vjkbf", "2026-01-01 00:00:00.000000"
+    profiles, identifiers = [], []
+    for pk, row in enumerate(rows, start=1):
+        traits: dict[str, dict] = {}
+        for column, value in zip(COLUMNS, row):
+            group, name = MAPPINGS[column].split(".")
+            traits.setdefault(group, {})[name] = value
+        meta = {group: {name: {"at": at, "source": source} for name in named} for group, named in traits.items()}
+        profiles.append((pk, f"mem_profile_{pk:026d}", store_pk, json.dumps(traits), json.dumps(meta), now, now))
+        phone = "+1" + "".join(ch for ch in row[3] if ch.isdigit())
+        for id_type, value in (("email", row[2]), ("phone", phone)):
+            identifiers.append((store_pk, pk, id_type, value, source, pk, now))
+    connection = sqlite3.connect(data_dir / "floor.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        connection.execute(f"PRAGMA {pragma}")
+    started = time.perf_counter()
+    connection.execute("BEGIN IMMEDIATE")
+    for offset in range(0, len(rows), 1000):
+        connection.executemany(
+            "INSERT INTO profiles (id, sid, store_id, traits, trait_meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            profiles[offset : offset + 1000],
+        )
+        connection.executemany(
+            "INSERT INTO profile_identifiers (store_id, profile_id, id_type, value, source, origin_profile_id, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            identifiers[2 * offset : 2 * offset + 2000],
+        )
+    connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
 def read_csv(path: Path) -> list[list[str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
@@ -207,6 +261,7 @@ def main() -> None:
     insert_seconds = baseline_insert(rows, stack.data_dir / "baseline.db")
     baseline_rate = args.rows / insert_seconds
     baseline_file_rate = args.rows / (parse_seconds + insert_seconds)
+    floor_rate = args.rows / floor_insert(rows, stack.data_dir)
     figures = {
         "rows": args.rows,
         "csv_mb": round(path.stat().st_size / 1e6, 1),
@@ -217,6 +272,9 @@ def main() -> None:
         "baseline_csv_plus_executemany_rows_per_s": round(baseline_file_rate),
         "ratio_vs_executemany": round(import_rate / baseline_rate, 4),
         "ratio_vs_csv_plus_executemany": round(import_rate / baseline_file_rate, 4),
+        "floor_data_model_executemany_rows_per_s": round(floor_rate),
+        "floor_vs_baseline": round(floor_rate / baseline_rate, 4),
+        "ratio_vs_floor": round(import_rate / floor_rate, 4),
     }
     print(json.dumps(figures, indent=2))
 

@@ -8,11 +8,13 @@ PostgreSQL: write transactions take a transaction-scoped advisory lock per store
 identity resolution in one store is serial while other stores proceed in parallel.
 """
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import orjson
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +30,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def dump_json(value) -> str:
+    """JSON columns' text. orjson writes the trait documents every profile write stores
+    several times faster than ``json``; it refuses integers beyond 64 bits, which ``json``
+    writes exactly. Reading stays with ``json``: orjson would read such integers as floats."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 class Database:
     def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
         self.url = normalise_url(url)
@@ -41,10 +53,11 @@ class Database:
                 connect_args={"check_same_thread": False, "timeout": 60},
                 pool_size=32,
                 max_overflow=32,
+                json_serializer=dump_json,
             )
             _configure_sqlite(self.engine, sqlite_synchronous)
         else:
-            self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+            self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True, json_serializer=dump_json)
         self._reader = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writer = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False, autoflush=False

@@ -239,3 +239,18 @@ def test_a_merge_over_the_limit_evicts_by_policy(api, store, policy, kept):
     assert create(api, store, {"Contact": {"email": "a@example.com", "phone": "+13175550401"}}) == first
     emails = api.get(f"/v1/Stores/{store}/Profiles/{first}/Identifiers/email").json()["values"]
     assert emails == kept
+
+
+def test_trait_values_come_back_exactly_as_written(api, store):
+    """JSON columns are written with orjson, and with json for integers orjson refuses
+    (beyond 64 bits): every value must still read back unchanged, merged or not."""
+    group = {"displayName": "Ledger", "traits": {"balance": {"dataType": "NUMBER"}, "notes": {"dataType": "ARRAY"}}}
+    assert api.post(f"/v1/ControlPlane/Stores/{store}/TraitGroups", json=group).status_code == 202
+    huge, precise = 2**70 + 1, 0.1 + 0.2
+    first = create(api, store, {"Contact": {"email": "x@example.com", "firstName": "Zoë 李"}, "Ledger": {"balance": huge}})
+    second = create(api, store, {"Contact": {"phone": "+13175550100"}, "Ledger": {"notes": [precise, -(2**64), "ß", True]}})
+    merged = create(api, store, {"Contact": {"email": "x@example.com", "phone": "+13175550100"}})
+    assert merged == first != second
+    traits = fetch(api, store, first).json()["traits"]
+    assert traits["Contact"]["firstName"] == "Zoë 李"
+    assert traits["Ledger"] == {"balance": huge, "notes": [precise, -(2**64), "ß", True]}

@@ -222,12 +222,7 @@ def _create_profiles(
     now = utcnow()
     profiles, identifiers = [], []
     for traits, wanted in bodies:
-        at = now_precise()
-        trait_set = {
-            group: {name: TraitValue(value, at, source) for name, value in values.items() if value is not None}
-            for group, values in traits.items()
-        }
-        trait_columns, meta_columns = _trait_columns(trait_set)
+        trait_columns, meta_columns = _stamped_columns(traits, now_precise(), source)
         sid = new_id(Prefix.PROFILE)
         profiles.append(
             {"sid": sid, "store_id": ctx.pk, "traits": trait_columns, "trait_meta": meta_columns, "created_at": now, "updated_at": now}
@@ -335,6 +330,14 @@ def _trait_columns(trait_set: dict) -> tuple[dict, dict]:
     traits = {g: {n: tv.value for n, tv in vs.items()} for g, vs in trait_set.items() if vs}
     meta = {g: {n: {"at": tv.at, "source": tv.source} for n, tv in vs.items()} for g, vs in trait_set.items() if vs}
     return traits, meta
+
+
+def _stamped_columns(traits: dict, at: str, source: str) -> tuple[dict, dict]:
+    """``_trait_columns`` of a new profile's traits, every one written at ``at`` by
+    ``source``; built directly because imports and bulk create profiles by the thousand."""
+    values = {group: kept for group, named in traits.items() if (kept := {n: v for n, v in named.items() if v is not None})}
+    stamp = {"at": at, "source": source}
+    return values, {group: dict.fromkeys(named, stamp) for group, named in values.items()}
 
 
 def upsert(
