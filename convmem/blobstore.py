@@ -20,6 +20,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -117,7 +118,10 @@ class LocalBlobs:
         return self.path(key)
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        path = self.path(key)
+        path.unlink(missing_ok=True)
+        with suppress(OSError):  # the import's folder, unless an upload is streaming into it
+            path.parent.rmdir()
 
 
 class S3Blobs:

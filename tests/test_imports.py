@@ -272,3 +272,30 @@ def test_the_python_sdk_creates_fetches_and_lists(twilio_client, api, store):
     assert fetched.summary == {"errors": 0, "warnings": 0}
     assert fetched.created_at.tzinfo is not None
     assert [i for i in imports.list()] == [created.import_id]
+
+
+def test_deleting_a_store_deletes_its_unprocessed_uploads(backend, tmp_path):
+    """No worker runs here (and the database is the test's own, out of the session worker's
+    reach), so the uploaded file waits; deleting its store must not leave it behind."""
+    from convmem.accounts.service import create_account
+    from tests.conftest import Api, make_backend, start_server, stop_server
+
+    own, cleanup = make_backend(backend.name, tmp_path / "db")
+    server = start_server(own, tmp_path, extra_env={"CONVMEM_EMBEDDED_WORKER": "false"})
+    try:
+        with own.db.writing() as session:
+            api = Api(server.base_url, create_account(session, "uploads"))
+        kept, doomed = api.create_store(), api.create_store()
+        data = b"email,city\nu@example.com,Oslo\n"
+        for store in (kept, doomed):
+            _, url = create_import(api, store, data, mappings({"email": "email", "city": "city"}))
+            assert upload(url, data).status_code == 200
+        uploads = tmp_path / "uploads"
+        assert {path.parts[-3] for path in uploads.rglob("*.csv")} == {kept, doomed}
+
+        assert api.delete(f"/v1/ControlPlane/Stores/{doomed}").status_code == 202
+        assert {path.parts[-3] for path in uploads.rglob("*.csv")} == {kept}
+        assert list(uploads.glob(f"*/{doomed}/*")) == [], "the import's folder goes too"
+    finally:
+        stop_server(server)
+        cleanup()

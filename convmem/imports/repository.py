@@ -27,6 +27,13 @@ def by_job(session: Session, job_id: int) -> Import | None:
     return session.scalar(select(Import).where(Import.job_id == job_id))
 
 
+def unfinished_blob_keys(session: Session, store_pk: int) -> list[str]:
+    """Where the store's imports that are still PENDING or PROCESSING keep (or will keep) their
+    file; a finished import has deleted its own."""
+    stmt = select(Import.blob_key).where(Import.store_id == store_pk, Import.status.in_(("PENDING", "PROCESSING")))
+    return list(session.scalars(stmt))
+
+
 def page_of(session: Session, store_pk: int, page: PageRequest) -> Page:
     stmt = select(Import.id, Import.sid).where(Import.store_id == store_pk)
     return keyset(session, stmt, [Import.id], page, key_of=lambda row: row.id)

@@ -13,6 +13,7 @@ chunk. Each row is a create body going through ``profiles.service.prepare`` and
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,8 @@ from convmem.stores.service import StoreContext, get_owned_store, load_context
 from convmem.tables import Import, Store, utcnow
 from convmem.timefmt import iso
 from convmem.traitgroups.service import normalize_trait_name
+
+log = logging.getLogger("convmem.imports")
 
 KIND = "import"
 S3_POLL_SECONDS = 2.0
@@ -157,6 +160,21 @@ def error_report(db: Database, principal: Principal, store_sid: str, import_sid:
         yield buffer.getvalue()
 
     return lines()
+
+
+def unfinished_uploads(session: Session, store_pk: int) -> list[str]:
+    return repository.unfinished_blob_keys(session, store_pk)
+
+
+def discard_uploads(keys: list[str]) -> None:
+    """Delete the files of imports that will never run (their store is gone). Called after
+    the deletion committed: a file that fails to go is logged, the deletion stands."""
+    blobs = blob_store(get_settings())
+    for key in keys:
+        try:
+            blobs.delete(key)
+        except Exception:
+            log.exception("could not delete the upload %s", key)
 
 
 def awaiting_upload(db: Database, import_sid: str) -> Import | None:

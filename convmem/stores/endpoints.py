@@ -9,6 +9,7 @@ from sqlalchemy import select
 from convmem.auth import Principal, current_principal
 from convmem.errors import ApiError, Code
 from convmem.etags import check_if_match, etag
+from convmem.imports import service as imports
 from convmem.operations.endpoints import accepted
 from convmem.operations.service import record_completed
 from convmem.pagination import PageRequest, keyset, page_body, parse_page_request
@@ -95,6 +96,8 @@ def delete_store(request: Request, storeId: str = STORE_ID, principal: Principal
     db = request.app.state.db
     with db.writing() as session:
         store = service.lock_owned_store(db, session, principal, storeId)
+        uploads = imports.unfinished_uploads(session, store.id)
         service.delete_store(session, store)
         operation = record_completed(session, principal, "DeleteStore", store.sid, None)
+    imports.discard_uploads(uploads)
     return accepted(request, operation, "Memory Store deletion request accepted for processing.")
