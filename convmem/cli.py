@@ -11,7 +11,7 @@ import uvicorn
 from rich.console import Console
 
 from convmem.config import get_settings
-from convmem.database import Database
+from convmem.database import SETUP_LOCK_NAMESPACE, Database
 
 app = typer.Typer(help="convmem: a self-hostable Twilio Conversation Memory API server.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -70,6 +70,8 @@ def serve(
     db = _database()
     upgrade(db)
     with db.writing() as session:
+        # Servers starting together on an empty PostgreSQL database must agree on one account.
+        db.lock(session, SETUP_LOCK_NAMESPACE, 0)
         if settings.account_sid and settings.auth_token:
             if not re.fullmatch(r"AC[0-9a-fA-F]{32}", settings.account_sid):
                 raise typer.BadParameter("CONVMEM_ACCOUNT_SID must be AC followed by 32 hex digits")

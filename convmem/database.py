@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 _WRITE = "convmem_write"
 STORE_LOCK_NAMESPACE = 1
 JOB_LOCK_NAMESPACE = 2
+SETUP_LOCK_NAMESPACE = 3
 
 
 def normalise_url(url: str) -> str:
