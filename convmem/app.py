@@ -7,8 +7,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from convmem import __version__
+from convmem.compression import GZIP_MINIMUM_BYTES, DecompressRequests
 from convmem.config import Settings, get_settings
 from convmem.database import Database
 from convmem.errors import ApiError, Code
@@ -51,6 +53,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     _install_error_handlers(app)
     _install_routes(app)
+    # The last added runs first: the body limit on the wire, then decompression (which
+    # applies it again to what the body expands to).
+    app.add_middleware(DecompressRequests, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
 

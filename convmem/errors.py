@@ -3,6 +3,7 @@
 Codes are stable; ``docs/errors.md`` lists them (a test keeps the two in step).
 """
 
+import json
 from enum import IntEnum
 
 
@@ -66,3 +67,11 @@ def not_found(what: str = "The requested resource was not found") -> ApiError:
 
 def conflict(message: str, code: Code = Code.CONFLICT) -> ApiError:
     return ApiError(409, code, message)
+
+
+async def send_error(send, error: ApiError, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer ``error`` straight from an ASGI middleware, before any route runs."""
+    body = json.dumps(error.body()).encode()
+    start_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": error.status, "headers": start_headers + (headers or [])})
+    await send({"type": "http.response.body", "body": body})

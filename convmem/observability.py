@@ -7,7 +7,7 @@ import uuid
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from convmem.errors import ApiError, Code
+from convmem.errors import ApiError, Code, send_error
 
 log = logging.getLogger("convmem.access")
 
@@ -54,7 +54,7 @@ class RequestMiddleware:
         )
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            await _send_error(send, _too_large(max_body_bytes), request_id)
+            await send_error(send, _too_large(max_body_bytes), [(b"x-request-id", request_id.encode("latin-1"))])
             status_holder["status"] = 413
             self._record(scope, status_holder["status"], started, request_id)
             return
@@ -73,7 +73,7 @@ class RequestMiddleware:
                     if not cut_off:
                         cut_off = True
                         status_holder["status"] = 413
-                        await _send_error(send, _too_large(max_body_bytes), request_id)
+                        await send_error(send, _too_large(max_body_bytes), [(b"x-request-id", request_id.encode("latin-1"))])
                     return {"type": "http.disconnect"}
             return message
 
@@ -115,19 +115,3 @@ class RequestMiddleware:
 
 def _too_large(limit: int) -> ApiError:
     return ApiError(413, Code.PAYLOAD_TOO_LARGE, f"Request body is larger than the {limit}-byte limit")
-
-
-async def _send_error(send, error: ApiError, request_id: str) -> None:
-    body = json.dumps(error.body()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode("latin-1")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
