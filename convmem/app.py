@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -75,7 +76,7 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.traitgroups.endpoints import router as traitgroups_router
     from convmem.traits.endpoints import router as traits_router
 
-    for router in (
+    routers = (
         stores_router,
         identity_router,
         traitgroups_router,
@@ -88,7 +89,8 @@ def _install_routes(app: FastAPI) -> None:
         imports_router,
         uploads_router,
         profiles_router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
@@ -108,6 +110,17 @@ def _install_routes(app: FastAPI) -> None:
     def metrics(request: Request) -> Response:
         body, content_type = request.app.state.metrics.render()
         return Response(body, media_type=content_type)
+
+    # FastAPI wraps included routers in private objects, so the 405 handler finds the
+    # methods of a path in this table, made from the public routes of each router.
+    routes = [route for route in app.router.routes if isinstance(route, APIRoute)] + [r for router in routers for r in router.routes]
+    app.state.route_methods = [(route.path_regex, route.methods) for route in routes]
+
+
+def _allowed_methods(request: Request) -> str:
+    path = request.url.path
+    methods = {method for regex, route_methods in request.app.state.route_methods if regex.match(path) for method in route_methods}
+    return ", ".join(sorted(methods))
 
 
 def _error_response(error: ApiError) -> JSONResponse:
@@ -129,11 +142,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error_response(ApiError(400, code, message))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             error = ApiError(404, Code.NOT_FOUND, "No such resource: the path does not exist")
         elif exc.status_code == 405:
-            error = ApiError(405, Code.METHOD_NOT_ALLOWED, "Method not allowed on this resource")
+            error = ApiError(405, Code.METHOD_NOT_ALLOWED, "Method not allowed on this resource", {"Allow": _allowed_methods(request)})
         else:
             error = ApiError(exc.status_code, exc.status_code, str(exc.detail))
         headers = dict(exc.headers or {})
