@@ -14,15 +14,7 @@ import json
 import time
 from itertools import islice
 
-from import_bench import COLUMNS, MAPPINGS, baseline_insert, create_store, profile_rows, start_stack
-
-
-def as_profile(row: list[str]) -> dict:
-    traits: dict[str, dict] = {}
-    for column, value in zip(COLUMNS, row):
-        group, name = MAPPINGS[column].split(".")
-        traits.setdefault(group, {})[name] = value
-    return {"traits": traits}
+from import_bench import baseline_insert, create_store, profile_rows, row_traits, start_stack
 
 
 def main() -> None:
@@ -40,7 +32,7 @@ def main() -> None:
         started = time.perf_counter()
         status_urls = []
         for _ in range(args.batches):
-            body = {"profiles": [as_profile(row) for row in islice(rows, args.size)]}
+            body = {"profiles": [{"traits": row_traits(row)} for row in islice(rows, args.size)]}
             response = stack.session.put(url, json=body)
             assert response.status_code == 202, response.text
             status_urls.append(response.json()["statusUrl"])

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-
 from sqlalchemy import select
 
 from convmem.accounts.service import create_account
@@ -70,6 +69,15 @@ def profile_rows(count: int, seed: int = 42):
         street = f"{rng.randint(1, 9999)} {rng.choice(STREETS)} {rng.choice(['St', 'Ave', 'Rd'])}"
         yield [first, last, f"{first}.{last}.{n}@example.com".lower(), phone, street, city, state,
                f"{rng.randint(10000, 99999)}", "US", rng.choice(TIERS)]
+
+
+def row_traits(row: list[str]) -> dict[str, dict]:
+    """A generated row as a create body's traits, through MAPPINGS."""
+    traits: dict[str, dict] = {}
+    for column, value in zip(COLUMNS, row):
+        group, name = MAPPINGS[column].split(".")
+        traits.setdefault(group, {})[name] = value
+    return traits
 
 
 def generate_csv(rows: int) -> Path:
@@ -201,10 +209,7 @@ def floor_insert(rows: list[list[str]], data_dir: Path) -> float:
     at, source, now = "2026-01-01T00:00:00.000000+00:00", "import:mem_import_01m82j3nmres3btezb5x9vjkbf", "2026-01-01 00:00:00.000000"
     profiles, identifiers = [], []
     for pk, row in enumerate(rows, start=1):
-        traits: dict[str, dict] = {}
-        for column, value in zip(COLUMNS, row):
-            group, name = MAPPINGS[column].split(".")
-            traits.setdefault(group, {})[name] = value
+        traits = row_traits(row)
         meta = {group: {name: {"at": at, "source": source} for name in named} for group, named in traits.items()}
         profiles.append((pk, f"mem_profile_{pk:026d}", store_pk, json.dumps(traits), json.dumps(meta), now, now))
         phone = "+1" + "".join(ch for ch in row[3] if ch.isdigit())
