@@ -14,7 +14,13 @@ import json
 import time
 from itertools import islice
 
-from import_bench import baseline_insert, create_store, profile_rows, row_traits, start_stack
+from import_bench import (
+    baseline_insert,
+    create_store,
+    profile_rows,
+    row_traits,
+    start_stack,
+)
 
 
 def main() -> None:

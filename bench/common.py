@@ -16,8 +16,8 @@ import aiohttp
 import requests
 
 from convmem.accounts.service import create_account
-from convmem.database import Database
-from convmem.migrate import upgrade
+from convmem.database.engine import Database
+from convmem.database.migrate import upgrade
 
 
 @dataclass

@@ -29,11 +29,11 @@ import requests
 from sqlalchemy import select
 
 from convmem.accounts.service import create_account
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.migrate import upgrade
+from convmem.database.engine import Database
+from convmem.database.migrate import upgrade
+from convmem.database.tables import Account
 from convmem.stores.service import create_store as create_store_row
-from convmem.tables import Account
+from convmem.web.auth import Principal
 
 OUT = Path(__file__).parent / "out"
 COLUMNS = ["first_name", "last_name", "email", "phone", "street", "city", "state", "postal_code", "country", "tier"]

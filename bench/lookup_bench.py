@@ -22,9 +22,9 @@ import requests
 from sqlalchemy import func, select
 
 from bench.common import BenchServer, LoadResult, load, start
-from convmem.ids import Prefix, new_id
-from convmem.pagination import PageRequest, encode_token
-from convmem.tables import Profile, ProfileIdentifier, Store
+from convmem.database.tables import Profile, ProfileIdentifier, Store
+from convmem.kit.ids import Prefix, new_id
+from convmem.web.pagination import PageRequest, encode_token
 
 BATCH = 20_000
 DEEP_POSITION = 900_000

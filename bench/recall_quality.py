@@ -29,16 +29,20 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from convmem.accounts.service import create_account
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.ids import Prefix, new_id
+from convmem.database.engine import Database
+from convmem.database.migrate import upgrade
+from convmem.database.tables import Account, ConversationSummary, Observation, Profile
+from convmem.kit.ids import Prefix, new_id
 from convmem.memory import embeddings, service
 from convmem.memory.recall import query_terms
-from convmem.memory.schemas import MemoryRetrievalRequest, ObservationCreateRequest, SummaryCore
-from convmem.migrate import upgrade
+from convmem.memory.schemas import (
+    MemoryRetrievalRequest,
+    ObservationCreateRequest,
+    SummaryCore,
+)
 from convmem.profiles.service import ProfileRef
 from convmem.stores.service import create_store
-from convmem.tables import Account, ConversationSummary, Observation, Profile
+from convmem.web.auth import Principal
 
 # (memory, query sharing words, paraphrase sharing none)
 FACTS = [

@@ -11,13 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from convmem import __version__
-from convmem.compression import GZIP_MINIMUM_BYTES, DecompressRequests
 from convmem.config import Settings, get_settings
-from convmem.database import Database
-from convmem.errors import ApiError, Code
-from convmem.observability import Metrics, RequestMiddleware
-from convmem.redirects import ProfileMoved, moved_response
-from convmem.validation import describe_validation_error
+from convmem.database.engine import Database
+from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
+from convmem.web.errors import ApiError, Code
+from convmem.web.observability import Metrics, RequestMiddleware
+from convmem.web.redirects import ProfileMoved, moved_response
+from convmem.web.validation import describe_validation_error
 
 log = logging.getLogger("convmem")
 
@@ -30,8 +30,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(_app: FastAPI):
         worker = None
         if settings.embedded_worker:
-            from convmem.background import all_tasks
-            from convmem.worker import Worker
+            from convmem.background.tasks import all_tasks
+            from convmem.background.worker import Worker
 
             worker = Worker(db, all_tasks())
             worker.start_thread()
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     metrics = Metrics()
     app.state.metrics = metrics
+    app.state.store_deletion_hooks = _store_deletion_hooks()
 
     _install_error_handlers(app)
     _install_routes(app)
@@ -60,6 +61,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+def _store_deletion_hooks() -> list:
+    from convmem.imports.service import uploads_of_deleted_store
+
+    return [uploads_of_deleted_store]
 
 
 def _install_routes(app: FastAPI) -> None:

@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from convmem.accounts.service import Credentials, create_account, create_api_key
-from convmem.database import Database, normalise_url
-from convmem.migrate import upgrade
+from convmem.database.engine import Database, normalise_url
+from convmem.database.migrate import upgrade
 
 for name in ("TWILIO_REGION", "TWILIO_EDGE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ.pop(name, None)

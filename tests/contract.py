@@ -6,7 +6,10 @@ from pathlib import Path
 
 import requests
 from openapi_core import OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+from openapi_core.contrib.requests import (
+    RequestsOpenAPIRequest,
+    RequestsOpenAPIResponse,
+)
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "spec" / "twilio_memory_v1.json"
 

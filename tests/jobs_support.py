@@ -9,7 +9,14 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
-from convmem.tables import Import, Job, Profile, ProfileIdentifier, ProfileMerge, Store
+from convmem.database.tables import (
+    Import,
+    Job,
+    Profile,
+    ProfileIdentifier,
+    ProfileMerge,
+    Store,
+)
 from tests.conftest import process_env
 
 CONTACT = {"email": "email", "phone": "phone", "first_name": "firstName", "last_name": "lastName", "city": "city"}

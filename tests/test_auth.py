@@ -10,8 +10,8 @@ from twilio.rest import Client
 from twilio.rest.memory.v1.store import StoreList
 
 from convmem.accounts.service import create_account
-from convmem.errors import Code
-from convmem.tables import Account, ApiKey
+from convmem.database.tables import Account, ApiKey
+from convmem.web.errors import Code
 from tests.conftest import Api
 from tests.contract import assert_conforms
 from tests.test_control_plane_stores import assert_error

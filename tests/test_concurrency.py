@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from convmem.tables import Store, TraitGroup
+from convmem.database.tables import Store, TraitGroup
 from tests.conftest import Api, start_server, stop_server
 from tests.test_resolution_properties import components
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.memory.v1.store import StoreList
 
-from convmem.errors import Code
-from convmem.tables import Profile, ProfileIdentifier, Store, TraitGroup
+from convmem.database.tables import Profile, ProfileIdentifier, Store, TraitGroup
+from convmem.web.errors import Code
 from tests.contract import assert_conforms
 
 STORES = "/v1/ControlPlane/Stores"

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.memory.v1.trait_group import TraitGroupList
 
-from convmem.errors import Code
-from convmem.tables import Profile, Store, TraitGroup
+from convmem.database.tables import Profile, Store, TraitGroup
 from convmem.traitgroups.schemas import DEFAULT_CONTACT_GROUP
+from convmem.web.errors import Code
 from tests.contract import assert_conforms
 from tests.test_control_plane_stores import assert_error
 

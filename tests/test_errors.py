@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from convmem.errors import Code
+from convmem.web.errors import Code
 from tests.conftest import start_server, stop_server
 from tests.contract import assert_conforms
 from tests.test_control_plane_stores import assert_error

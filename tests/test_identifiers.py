@@ -6,7 +6,15 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest.memory.v1.identifier import IdentifierList
 
 from tests.contract import assert_conforms
-from tests.profile_helpers import EMAIL, PHONE, add_identifier, configure_identity, create_profile, identifiers_of, lookup
+from tests.profile_helpers import (
+    EMAIL,
+    PHONE,
+    add_identifier,
+    configure_identity,
+    create_profile,
+    identifiers_of,
+    lookup,
+)
 
 
 def path(store, profile, id_type=None):

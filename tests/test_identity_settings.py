@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
-from twilio.rest.memory.v1.identity_resolution_setting import IdentityResolutionSettingList
+from twilio.rest.memory.v1.identity_resolution_setting import (
+    IdentityResolutionSettingList,
+)
 
-from convmem.errors import Code
+from convmem.web.errors import Code
 from tests.contract import assert_conforms
 from tests.test_control_plane_stores import assert_error
 

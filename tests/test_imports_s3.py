@@ -7,7 +7,14 @@ import pytest
 
 from convmem.accounts.service import create_account
 from tests.conftest import Api, free_port, make_backend, start_server, stop_server
-from tests.jobs_support import create_import, fetch_import, mappings, upload, wait_for, wait_import
+from tests.jobs_support import (
+    create_import,
+    fetch_import,
+    mappings,
+    upload,
+    wait_for,
+    wait_import,
+)
 
 BUCKET = "convmem-imports"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

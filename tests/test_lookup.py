@@ -5,7 +5,14 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest.memory.v1.lookup import LookupList
 
 from tests.contract import assert_conforms
-from tests.profile_helpers import EMAIL, PHONE, add_identifier, configure_identity, create_profile, lookup
+from tests.profile_helpers import (
+    EMAIL,
+    PHONE,
+    add_identifier,
+    configure_identity,
+    create_profile,
+    lookup,
+)
 
 
 def test_sdk_lookup_normalises_the_value_and_finds_the_profile(api, store, twilio_client):
@@ -104,8 +111,8 @@ def test_sdk_sees_an_unknown_id_type_as_a_400(store, twilio_client):
 
 
 def test_unknown_or_foreign_store_is_404(api, server, backend):
-    from tests.conftest import Api
     from convmem.accounts.service import create_account
+    from tests.conftest import Api
 
     with backend.db.writing() as session:
         other = Api(server.base_url, create_account(session, "other"))

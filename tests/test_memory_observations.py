@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import func, select, update
 
-from convmem.ids import Prefix, new_id
-from convmem.tables import Observation, ObservationRevision, Profile, Store
+from convmem.database.tables import Observation, ObservationRevision, Profile, Store
+from convmem.kit.ids import Prefix, new_id
 from tests.contract import assert_conforms
 
 CONVERSATION = "conv_conversation_01jd0000000000000000000000"

@@ -8,12 +8,17 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from convmem.database.tables import MemoryEmbedding, Observation, Profile, Store
+from convmem.kit.timefmt import iso
 from convmem.memory import recall as ranking
 from convmem.memory import repository, service
-from convmem.memory.schemas import MemoryRetrievalRequest, ObservationBase, ObservationCreateRequest, SummaryCore
+from convmem.memory.schemas import (
+    MemoryRetrievalRequest,
+    ObservationBase,
+    ObservationCreateRequest,
+    SummaryCore,
+)
 from convmem.profiles.service import ProfileRef
-from convmem.tables import MemoryEmbedding, Observation, Profile, Store
-from convmem.timefmt import iso
 from tests.conftest import start_server, stop_server
 from tests.contract import assert_conforms
 from tests.test_memory_observations import insert_profile, merge_into

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import func, select
 
-from convmem.ids import Prefix, new_id
-from convmem.tables import ConversationSummary
+from convmem.database.tables import ConversationSummary
+from convmem.kit.ids import Prefix, new_id
 from tests.contract import assert_conforms
 from tests.test_memory_observations import insert_profile, merge_into
 

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from convmem.accounts.service import create_account
-from convmem.auth import Principal
+from convmem.database.tables import Account, Profile, ProfileIdentifier
 from convmem.profiles.service import find_canonical, upsert
 from convmem.stores.service import create_store
-from convmem.tables import Account, Profile, ProfileIdentifier
+from convmem.web.auth import Principal
 
 EMAILS = [f"user{i}@example.com" for i in range(6)]
 PHONES = [f"+1317555000{i}" for i in range(6)]

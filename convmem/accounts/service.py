@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from convmem.auth import hash_secret, new_secret, new_sid, verify_secret
-from convmem.tables import Account, ApiKey
+from convmem.database.tables import Account, ApiKey
+from convmem.web.auth import hash_secret, new_secret, new_sid, verify_secret
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
 from convmem.bulk import service
 from convmem.bulk.schemas import BulkAccepted, UpdateProfilesBulkRequest
-from convmem.params import BULK_ID, STORE_ID
-from convmem.urls import absolute
+from convmem.web.auth import Principal, current_principal
+from convmem.web.params import BULK_ID, STORE_ID
+from convmem.web.urls import absolute
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/Bulk", tags=["Profile"])
 

@@ -3,8 +3,8 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from convmem.errors import not_found
-from convmem.tables import Job, Store
+from convmem.database.tables import Job, Store
+from convmem.web.errors import not_found
 
 KIND = "bulk"
 

@@ -10,19 +10,20 @@ the store's schema may have changed in between, and then the item fails on its o
 
 from sqlalchemy.orm import Session
 
-from convmem import jobs
-from convmem.auth import Principal
+from convmem.background import jobs
 from convmem.bulk import repository
 from convmem.bulk.repository import KIND
 from convmem.config import get_settings
-from convmem.database import Database
-from convmem.errors import ApiError
-from convmem.ids import Prefix, new_id
+from convmem.database.engine import Database
+from convmem.database.tables import Store
+from convmem.kit.ids import Prefix, new_id
+from convmem.kit.timefmt import iso
+from convmem.profiles.context import StoreContext, load_context
 from convmem.profiles.schemas import ProfileData
 from convmem.profiles.service import WriteOutcome, prepare, write_many
-from convmem.stores.service import StoreContext, get_owned_store, load_context
-from convmem.tables import Store
-from convmem.timefmt import iso
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store
+from convmem.web.errors import ApiError
 
 STATUS = {"PENDING": "PENDING", "WAITING": "PENDING", "RUNNING": "RUNNING", "COMPLETED": "COMPLETED", "FAILED": "FAILED"}
 
@@ -30,7 +31,7 @@ STATUS = {"PENDING": "PENDING", "WAITING": "PENDING", "RUNNING": "RUNNING", "COM
 def accept(db: Database, principal: Principal, store_sid: str, profiles: list[ProfileData]) -> str:
     """Validate the batch and record it durably; returns the operation id."""
     with db.reading() as session:
-        ctx = load_context(session, get_owned_store(session, principal, store_sid))
+        ctx = load_context(session, find_owned_store(session, principal, store_sid))
     for index, item in enumerate(profiles):
         try:
             prepare(ctx, item.traits)
@@ -38,7 +39,7 @@ def accept(db: Database, principal: Principal, store_sid: str, profiles: list[Pr
             raise ApiError(error.status, error.code, f"profiles[{index}]: {error.message}") from None
     operation_sid = new_id(Prefix.BULK)
     with db.writing() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         payload = {"profiles": [item.traits for item in profiles]}
         jobs.enqueue(session, sid=operation_sid, kind=KIND, store_pk=store.id, payload=payload)
     return operation_sid
@@ -46,7 +47,7 @@ def accept(db: Database, principal: Principal, store_sid: str, profiles: list[Pr
 
 def status(db: Database, principal: Principal, store_sid: str, operation_sid: str, status_url: str) -> dict:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         job = repository.get(session, store.id, operation_sid)
     counts = job.progress or {}
     body = {

@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
 from convmem.identifiers import service
 from convmem.identifiers.schemas import Identifier, IdentifierUpdate
-from convmem.params import PROFILE_ID, STORE_ID
+from convmem.web.auth import Principal, current_principal
+from convmem.web.params import PROFILE_ID, STORE_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/{profileId}/Identifiers", tags=["Identifiers"])
 ID_TYPE = Path(min_length=2, max_length=30)

@@ -11,14 +11,21 @@ from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.errors import ApiError, Code, bad_request, not_found
-from convmem.identity.resolution import IdentifierRule, InvalidIdentifier, ResolutionSettings, evictions, normalize
+from convmem.database.engine import Database
+from convmem.database.tables import ProfileIdentifier
+from convmem.identity.resolution import (
+    IdentifierRule,
+    InvalidIdentifier,
+    ResolutionSettings,
+    evictions,
+    normalize,
+)
 from convmem.profiles import repository as profiles_repository
+from convmem.profiles.context import StoreContext, load_context
 from convmem.profiles.service import ProfileRef, find_canonical, normalize_or_400, write
-from convmem.stores.service import StoreContext, get_owned_store, load_context, lock_owned_store
-from convmem.tables import ProfileIdentifier
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store, lock_owned_store
+from convmem.web.errors import ApiError, Code, bad_request, not_found
 
 SOURCE = "api:identifier"
 
@@ -45,7 +52,7 @@ def list_sets(db: Database, principal: Principal, store_sid: str, profile_sid: s
     """Every identifier type the profile holds, each with its values oldest first; types in
     the order their first value was added."""
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         ref = find_canonical(session, store.id, profile_sid)
         rows = profiles_repository.identifiers_of(session, ref.pk)
     sets: dict[str, list[str]] = {}
@@ -56,7 +63,7 @@ def list_sets(db: Database, principal: Principal, store_sid: str, profile_sid: s
 
 def fetch_set(db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str) -> dict:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         ref = find_canonical(session, store.id, profile_sid)
         ctx = load_context(session, store)
         rows = _rows_of_type(session, ctx, ref, id_type)

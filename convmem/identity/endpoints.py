@@ -3,16 +3,15 @@
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
-from convmem.etags import check_if_match, etag
+from convmem.database.tables import Store
 from convmem.identity import service
 from convmem.identity.schemas import IdentityResolutionSettingsCore
-from convmem.operations.endpoints import accepted
 from convmem.operations.service import record_completed
-from convmem.params import STORE_ID
-from convmem.stores.endpoints import IF_MATCH
-from convmem.stores.service import get_owned_store, lock_owned_store
-from convmem.tables import Store
+from convmem.web.auth import Principal, current_principal
+from convmem.web.controlplane import IF_MATCH, accepted
+from convmem.web.dependencies import find_owned_store, lock_owned_store
+from convmem.web.etags import check_if_match, etag
+from convmem.web.params import STORE_ID
 
 router = APIRouter(prefix="/v1/ControlPlane/Stores/{storeId}/IdentityResolutionSettings", tags=["IdentityResolutionSettings"])
 
@@ -29,7 +28,7 @@ def _tagged_id(store: Store) -> str:
 @router.get("")
 def fetch_settings(request: Request, storeId: str = STORE_ID, principal: Principal = Depends(current_principal)):
     with request.app.state.db.reading() as session:
-        store = get_owned_store(session, principal, storeId)
+        store = find_owned_store(session, principal, storeId)
     body = service.current_settings(store).model_dump() | {"version": store.identity_settings_version}
     return JSONResponse(body, headers={"ETag": etag(_tagged_id(store), store.identity_settings_version)})
 

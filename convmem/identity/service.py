@@ -2,10 +2,10 @@
 
 from sqlalchemy.orm import Session
 
-from convmem.errors import ApiError, Code
+from convmem.database.tables import Store, utcnow
 from convmem.identity.schemas import IdentityResolutionSettingsCore
-from convmem.tables import Store, utcnow
 from convmem.traitgroups.service import store_schema
+from convmem.web.errors import ApiError, Code
 
 MAX_MATCHING_RULE_LENGTH = 30
 

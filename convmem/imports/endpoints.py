@@ -6,14 +6,14 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from convmem.auth import Principal, current_principal
-from convmem.blobstore import LocalBlobs, UploadRejected, blob_store
-from convmem.errors import ApiError, Code, not_found
+from convmem.background.blobstore import LocalBlobs, UploadRejected, blob_store
 from convmem.imports import service
 from convmem.imports.schemas import CreateImportRequest
-from convmem.pagination import page_body, parse_page_request
-from convmem.params import IMPORT_ID, STORE_ID
-from convmem.urls import absolute, public_base
+from convmem.web.auth import Principal, current_principal
+from convmem.web.errors import ApiError, Code, not_found
+from convmem.web.pagination import page_body, parse_page_request
+from convmem.web.params import IMPORT_ID, STORE_ID
+from convmem.web.urls import absolute, public_base
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/Imports", tags=["Profile"])
 uploads_router = APIRouter(prefix="/v1/Uploads", tags=["Uploads"])

@@ -5,9 +5,9 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from convmem.errors import not_found
-from convmem.pagination import Page, PageRequest, keyset
-from convmem.tables import Import, ImportRowError
+from convmem.database.tables import Import, ImportRowError
+from convmem.web.errors import not_found
+from convmem.web.pagination import Page, PageRequest, keyset
 
 REPORT_PAGE = 5000
 

@@ -14,29 +14,30 @@ chunk. Each row is a create body going through ``profiles.service.prepare`` and
 import csv
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 
 from sqlalchemy.orm import Session
 
-from convmem import jobs
-from convmem.auth import Principal
-from convmem.blobstore import blob_store, blob_key
+from convmem.background import jobs
+from convmem.background.blobstore import blob_key, blob_store
 from convmem.config import get_settings
-from convmem.database import Database
-from convmem.errors import ApiError, Code, bad_request
-from convmem.ids import Prefix, new_id
+from convmem.database.engine import Database
+from convmem.database.tables import Import, Store, utcnow
 from convmem.imports import repository
 from convmem.imports.rows import CsvRecords, UnreadableFile, cell_value, is_blank
 from convmem.imports.schemas import CreateImportRequest, ImportCreated
-from convmem.pagination import Page, PageRequest
+from convmem.kit.ids import Prefix, new_id
+from convmem.kit.timefmt import iso
+from convmem.profiles.context import StoreContext, load_context
 from convmem.profiles.service import prepare, write_many
-from convmem.stores.service import StoreContext, get_owned_store, load_context
-from convmem.tables import Import, Store, utcnow
-from convmem.timefmt import iso
 from convmem.traitgroups.service import normalize_trait_name
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store
+from convmem.web.errors import ApiError, Code, bad_request
+from convmem.web.pagination import Page, PageRequest
 
 log = logging.getLogger("convmem.imports")
 
@@ -50,12 +51,12 @@ UPLOAD_GRACE_SECONDS = 60
 def create(db: Database, principal: Principal, store_sid: str, body: CreateImportRequest, base_url: str) -> ImportCreated:
     settings = get_settings()
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         mappings = check_mappings(load_context(session, store), body)
     import_sid = new_id(Prefix.IMPORT)
     key = blob_key(principal.account_sid, store_sid, import_sid, body.filename)
     with db.writing() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         job = jobs.enqueue(session, sid=import_sid, kind=KIND, store_pk=store.id, payload={"importId": import_sid}, waiting=True)
         now = utcnow()
         session.add(
@@ -113,7 +114,7 @@ def check_mappings(ctx: StoreContext, body: CreateImportRequest) -> list[dict]:
 
 def fetch(db: Database, principal: Principal, store_sid: str, import_sid: str, error_report_url: str) -> dict:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         imported = repository.get(session, store.id, import_sid)
     progress = {"processedRows": imported.processed_rows}
     if imported.total_rows is not None:
@@ -137,14 +138,14 @@ def fetch(db: Database, principal: Principal, store_sid: str, import_sid: str, e
 
 def list_page(db: Database, principal: Principal, store_sid: str, page: PageRequest) -> Page:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         return repository.page_of(session, store.id, page)
 
 
 def error_report(db: Database, principal: Principal, store_sid: str, import_sid: str) -> Iterator[str]:
     """The per-row report as CSV text: row, column, severity, reason."""
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         import_pk = repository.get(session, store.id, import_sid).id
 
     def lines() -> Iterator[str]:
@@ -162,8 +163,11 @@ def error_report(db: Database, principal: Principal, store_sid: str, import_sid:
     return lines()
 
 
-def unfinished_uploads(session: Session, store_pk: int) -> list[str]:
-    return repository.unfinished_blob_keys(session, store_pk)
+def uploads_of_deleted_store(session: Session, store_pk: int) -> Callable[[], None]:
+    """The store deletion's hook: the files of its imports that will never run, deleted once
+    the deletion has committed."""
+    keys = repository.unfinished_blob_keys(session, store_pk)
+    return lambda: discard_uploads(keys)
 
 
 def discard_uploads(keys: list[str]) -> None:

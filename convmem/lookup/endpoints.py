@@ -4,10 +4,10 @@
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
 from convmem.identifiers.schemas import Identifier
 from convmem.lookup import service
-from convmem.params import STORE_ID
+from convmem.web.auth import Principal, current_principal
+from convmem.web.params import STORE_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles", tags=["Retrieval"])
 

@@ -6,8 +6,8 @@ from collections.abc import Collection
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from convmem.database.tables import Profile, ProfileIdentifier
 from convmem.lookup.schemas import MAX_PROFILES
-from convmem.tables import Profile, ProfileIdentifier
 
 # Built once: Lookup is the hot read path, and building the statement costs more than running it.
 _HOLDERS_OF_VALUE = (

@@ -6,20 +6,20 @@ search, not a resolution. Every profile holding a matching value is returned, wh
 shared non-unique value or a fuzzy match yields several; earliest created first, at most 100.
 """
 
-from convmem.auth import Principal
-from convmem.database import Database
+from convmem.database.engine import Database
 from convmem.identifiers.service import normalized_value
 from convmem.identity.resolution import ResolutionSettings, values_match
 from convmem.identity.service import current_settings
 from convmem.lookup import repository
 from convmem.lookup.schemas import MAX_PROFILES, LookupResult
 from convmem.profiles import repository as profiles_repository
-from convmem.stores.service import get_owned_store
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store
 
 
 def lookup(db: Database, principal: Principal, store_sid: str, id_type: str, raw: str) -> LookupResult:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         # Only the identity settings: the trait schema a write context also loads is not needed here.
         settings = ResolutionSettings.from_contract(current_settings(store))
         value = normalized_value(settings, id_type, raw, "value")

@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
 from convmem.memory import embeddings, service
 from convmem.memory.schemas import (
     CONVERSATION_ID,
@@ -22,8 +21,9 @@ from convmem.memory.schemas import (
     SummaryCorePatch,
     Timestamp,
 )
-from convmem.pagination import parse_page_request
-from convmem.params import OBSERVATION_ID, PROFILE_ID, STORE_ID, SUMMARY_ID
+from convmem.web.auth import Principal, current_principal
+from convmem.web.pagination import parse_page_request
+from convmem.web.params import OBSERVATION_ID, PROFILE_ID, STORE_ID, SUMMARY_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/{profileId}", tags=["Memory"])
 

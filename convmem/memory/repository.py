@@ -28,8 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from convmem.memory.recall import fts5_match
-from convmem.tables import (
+from convmem.database.tables import (
     ConversationSummary,
     MemoryEmbedding,
     Observation,
@@ -37,6 +36,7 @@ from convmem.tables import (
     ObservationRevision,
     Profile,
 )
+from convmem.memory.recall import fts5_match
 
 MemoryModel = type[Observation] | type[ConversationSummary]
 

@@ -8,7 +8,15 @@ RFC 3339 form and held as UTC; one without an offset is not RFC 3339 and is refu
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 CONVERSATION_ID = r"^conv_conversation_[0-7][0-9a-z]{25}$"
 SOURCE = r"^[a-zA-Z0-9 _.-]+$"

@@ -12,10 +12,15 @@ from datetime import datetime, timezone
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.errors import not_found
-from convmem.ids import Prefix, new_id
+from convmem.database.engine import Database
+from convmem.database.tables import (
+    ConversationSummary,
+    Observation,
+    ObservationRevision,
+    utcnow,
+)
+from convmem.kit.ids import Prefix, new_id
+from convmem.kit.timefmt import iso
 from convmem.memory import embeddings, repository
 from convmem.memory.recall import (
     fuse,
@@ -33,11 +38,11 @@ from convmem.memory.schemas import (
     SummaryCore,
     SummaryCorePatch,
 )
-from convmem.pagination import PageRequest, keyset, page_body
 from convmem.profiles.service import ProfileRef, find_canonical
-from convmem.stores.service import get_owned_store
-from convmem.tables import ConversationSummary, Observation, ObservationRevision, utcnow
-from convmem.timefmt import iso
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store
+from convmem.web.errors import not_found
+from convmem.web.pagination import PageRequest, keyset, page_body
 
 log = logging.getLogger("convmem.memory")
 
@@ -65,7 +70,7 @@ class Scope:
 
 
 def resolve(session: Session, principal: Principal, store_sid: str, profile_sid: str, *, follow: bool) -> Scope:
-    store = get_owned_store(session, principal, store_sid)
+    store = find_owned_store(session, principal, store_sid)
     return Scope(store.id, find_canonical(session, store.id, profile_sid, follow=follow), profile_sid)
 
 

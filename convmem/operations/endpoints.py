@@ -3,14 +3,14 @@
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
 from convmem.bulk import service as bulk_service
-from convmem.ids import Prefix
+from convmem.database.tables import Operation
+from convmem.kit.ids import Prefix
+from convmem.kit.timefmt import iso
 from convmem.operations import service
 from convmem.operations.schemas import OperationResult, OperationStatus
-from convmem.tables import Operation
-from convmem.timefmt import iso
-from convmem.urls import absolute
+from convmem.web.auth import Principal, current_principal
+from convmem.web.urls import absolute
 
 router = APIRouter(prefix="/v1/ControlPlane/Operations", tags=["Operations"])
 

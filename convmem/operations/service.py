@@ -10,10 +10,10 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from convmem.auth import Principal
-from convmem.errors import not_found
-from convmem.ids import Prefix, new_id
-from convmem.tables import Operation, utcnow
+from convmem.database.tables import Operation, utcnow
+from convmem.kit.ids import Prefix, new_id
+from convmem.web.auth import Principal
+from convmem.web.errors import not_found
 
 _OPERATION_ID = re.compile(rf"^{Prefix.OPERATION.value}_[0-7][0-9a-z]{{25}}$")
 

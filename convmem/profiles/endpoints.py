@@ -7,11 +7,11 @@ Included last in the app: literal siblings (Lookup, Bulk, Imports) must match be
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from convmem.auth import Principal, current_principal
-from convmem.pagination import page_body, parse_page_request
-from convmem.params import PROFILE_ID, STORE_ID
 from convmem.profiles import service
 from convmem.profiles.schemas import ProfileCreated, ProfileData, ProfilePatch
+from convmem.web.auth import Principal, current_principal
+from convmem.web.pagination import page_body, parse_page_request
+from convmem.web.params import PROFILE_ID, STORE_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles", tags=["Profile"])
 

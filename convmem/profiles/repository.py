@@ -5,9 +5,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from convmem.database.tables import Profile, ProfileIdentifier, ProfileMerge
 from convmem.identity.resolution import Held
-from convmem.tables import Profile, ProfileIdentifier, ProfileMerge
-
 
 _HOLDERS_OF_VALUES = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
     ProfileIdentifier.store_id == bindparam("store"),

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, aliased
 
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.errors import ApiError, Code, bad_request, not_found
+from convmem.database.engine import Database
+from convmem.database.tables import Profile, ProfileIdentifier, ProfileMerge, utcnow
 from convmem.identity.resolution import (
     Held,
     IdentifierRule,
@@ -22,14 +21,16 @@ from convmem.identity.resolution import (
     normalize,
     resolve,
 )
-from convmem.ids import Prefix, new_id
+from convmem.kit.ids import Prefix, new_id
+from convmem.kit.timefmt import iso
 from convmem.profiles import repository
-from convmem.redirects import ProfileMoved
-from convmem.pagination import Page, PageRequest, keyset
-from convmem.stores.service import StoreContext, get_owned_store, load_context, lock_owned_store
-from convmem.tables import Profile, ProfileIdentifier, ProfileMerge, utcnow
-from convmem.timefmt import iso
+from convmem.profiles.context import StoreContext, load_context
 from convmem.traitgroups.service import validate_traits
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store, lock_owned_store
+from convmem.web.errors import ApiError, Code, bad_request, not_found
+from convmem.web.pagination import Page, PageRequest, keyset
+from convmem.web.redirects import ProfileMoved
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ def prepare(ctx: StoreContext, traits: dict | None, *, patching: bool = False) -
 
 def fetch(db: Database, principal: Principal, store_sid: str, profile_sid: str, groups: set[str] | None) -> dict:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         row = session.execute(
             select(Profile.canonical_id, Profile.created_at, Profile.traits).where(
                 Profile.sid == profile_sid, Profile.store_id == store.id
@@ -398,7 +399,7 @@ def fetch(db: Database, principal: Principal, store_sid: str, profile_sid: str, 
 
 def list_page(db: Database, principal: Principal, store_sid: str, page: PageRequest) -> Page:
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         stmt = select(Profile.id, Profile.sid).where(Profile.store_id == store.id, Profile.canonical_id.is_(None))
         return keyset(session, stmt, [Profile.id], page, key_of=lambda row: row.id)
 
@@ -415,7 +416,7 @@ def merge_history(db: Database, principal: Principal, store_sid: str, profile_si
     """The profile's merge ledger: which profiles were folded in, when, into which profile,
     and which identifier value caused it (a convmem extension of the contract)."""
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         ref = find_canonical(session, store.id, profile_sid)
         rows = repository.merge_history(session, ref.pk)
     return [

@@ -1,48 +1,24 @@
-"""Store rules: ownership, the 15-store limit, unique names, and what a new store starts with."""
+"""Store rules: the 15-store limit, unique names, what a new store starts with, and deleting one."""
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import ObjectDeletedError
 
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.errors import ApiError, Code, bad_request, not_found
-from convmem.identity.resolution import ResolutionSettings
-from convmem.identity.schemas import DEFAULT_SETTINGS, IdentityResolutionSettingsCore
-from convmem.ids import Prefix, new_id
-from convmem.tables import Account, Store, TraitGroup, utcnow
+from convmem.database.tables import Account, Store, TraitGroup, utcnow
+from convmem.identity.schemas import DEFAULT_SETTINGS
+from convmem.kit.ids import Prefix, new_id
 from convmem.traitgroups.schemas import DEFAULT_CONTACT_GROUP
-from convmem.traitgroups.service import store_schema
+from convmem.web.auth import Principal
+from convmem.web.errors import ApiError, Code, bad_request
+from convmem.web.pagination import Page, PageRequest, keyset
 
 MAX_STORES_PER_ACCOUNT = 15
 
-
-# Prebuilt: every data-plane request runs it.
-_OWNED_STORE = select(Store).where(Store.sid == bindparam("sid"), Store.account_id == bindparam("account"))
-
-
-def get_owned_store(session: Session, principal: Principal, store_sid: str) -> Store:
-    """The store, if it belongs to the caller's account; another account's store is 404 too."""
-    store = session.scalar(_OWNED_STORE, {"sid": store_sid, "account": principal.account_id})
-    if store is None:
-        raise not_found(f"Store '{store_sid}' was not found")
-    return store
-
-
-def lock_owned_store(db: Database, session: Session, principal: Principal, store_sid: str) -> Store:
-    """The caller's store, locked against other writers of it and as it is once the lock is
-    held. On SQLite the write transaction began holding the lock, so the first read is current."""
-    store = get_owned_store(session, principal, store_sid)
-    db.lock_store(session, store.id)
-    if not db.is_sqlite:
-        try:
-            session.refresh(store)
-        except ObjectDeletedError:
-            raise not_found(f"Store '{store_sid}' was not found") from None
-    return store
+# Another domain's part in deleting a store, wired in by the app: called in the deletion's
+# transaction, it returns what to do once the deletion has committed (delete files, say).
+StoreDeletionHook = Callable[[Session, int], Callable[[], None]]
 
 
 def create_store(session: Session, principal: Principal, display_name: str, description: str | None) -> Store:
@@ -125,17 +101,6 @@ def _duplicate_name(display_name: str) -> ApiError:
     return bad_request(f"displayName '{display_name}' is already used by another store of this account", Code.DUPLICATE_NAME)
 
 
-@dataclass(frozen=True)
-class StoreContext:
-    """What a data-plane write needs to know about its store."""
-
-    pk: int
-    sid: str
-    settings: ResolutionSettings
-    schema: dict[str, dict[str, dict]]
-
-
-def load_context(session: Session, store: Store) -> StoreContext:
-    settings = ResolutionSettings.from_contract(IdentityResolutionSettingsCore.model_validate(store.identity_settings))
-    return StoreContext(pk=store.id, sid=store.sid, settings=settings, schema=store_schema(session, store.id))
-
+def list_page(session: Session, principal: Principal, page: PageRequest) -> Page:
+    stmt = select(Store.id, Store.sid).where(Store.account_id == principal.account_id)
+    return keyset(session, stmt, [Store.id], page, key_of=lambda row: row.id)

@@ -7,17 +7,16 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from convmem.auth import Principal, current_principal
-from convmem.etags import check_if_match, etag
-from convmem.operations.endpoints import accepted
+from convmem.database.tables import TraitGroup
 from convmem.operations.service import record_completed
-from convmem.pagination import keyset, page_body, paginate_sorted
-from convmem.params import STORE_ID
-from convmem.stores.endpoints import IF_MATCH, control_plane_page
-from convmem.stores.service import get_owned_store, lock_owned_store
-from convmem.tables import TraitGroup
 from convmem.traitgroups import service
 from convmem.traitgroups.schemas import PatchTraitGroupBody, TraitGroupRequest
+from convmem.web.auth import Principal, current_principal
+from convmem.web.controlplane import IF_MATCH, accepted, control_plane_page
+from convmem.web.dependencies import find_owned_store, lock_owned_store
+from convmem.web.etags import check_if_match, etag
+from convmem.web.pagination import keyset, page_body, paginate_sorted
+from convmem.web.params import STORE_ID
 
 router = APIRouter(prefix="/v1/ControlPlane/Stores/{storeId}/TraitGroups", tags=["TraitGroup"])
 GROUP_NAME = Path(min_length=1, max_length=64)
@@ -58,7 +57,7 @@ def list_trait_groups(
     )
     include = bool(page_request.filters.get("includeTraits"))
     with request.app.state.db.reading() as session:
-        store = get_owned_store(session, principal, storeId)
+        store = find_owned_store(session, principal, storeId)
         stmt = select(TraitGroup.id, TraitGroup).where(TraitGroup.store_id == store.id)
         page = keyset(session, stmt, [TraitGroup.id], page_request, key_of=lambda row: row.id)
     items = [group_body(row.TraitGroup, row.TraitGroup.traits if include else None) for row in page.items]
@@ -94,7 +93,7 @@ def fetch_trait_group(
     page_request = control_plane_page(request, cursor_type=str, filters={"includeTraits": includeTraits})
     include = bool(page_request.filters.get("includeTraits"))
     with request.app.state.db.reading() as session:
-        store = get_owned_store(session, principal, storeId)
+        store = find_owned_store(session, principal, storeId)
         group = service.get_group(session, store, traitGroupName)
     names = sorted(group.traits) if include else []
     page = paginate_sorted(names, page_request, key_of=lambda name: name)

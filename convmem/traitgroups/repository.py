@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from convmem.tables import Profile, TraitGroup
+from convmem.database.tables import Profile, TraitGroup
 
 _PROFILE_BATCH = 500
 

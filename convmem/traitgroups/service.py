@@ -7,10 +7,15 @@ from functools import lru_cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from convmem.errors import ApiError, Code, bad_request, not_found
-from convmem.tables import Store, TraitGroup, utcnow
+from convmem.database.tables import Store, TraitGroup, utcnow
 from convmem.traitgroups import repository
-from convmem.traitgroups.schemas import GROUP_NAME_PATTERN, PatchTraitGroupBody, TraitDefinition, TraitGroupRequest
+from convmem.traitgroups.schemas import (
+    GROUP_NAME_PATTERN,
+    PatchTraitGroupBody,
+    TraitDefinition,
+    TraitGroupRequest,
+)
+from convmem.web.errors import ApiError, Code, bad_request, not_found
 
 _WORD_SPLIT = re.compile(r"[\s_\-\.]+")
 

@@ -4,12 +4,12 @@ from dataclasses import replace
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from convmem.auth import Principal, current_principal
-from convmem.errors import ApiError, Code
-from convmem.pagination import page_body, parse_page_request
-from convmem.params import PROFILE_ID, STORE_ID
 from convmem.traits import service
 from convmem.traits.schemas import MAX_TRAITS_PER_PAGE
+from convmem.web.auth import Principal, current_principal
+from convmem.web.errors import ApiError, Code
+from convmem.web.pagination import page_body, parse_page_request
+from convmem.web.params import PROFILE_ID, STORE_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/{profileId}/Traits", tags=["Traits"])
 DATA_PLANE_MAX_PAGE_SIZE = 1000

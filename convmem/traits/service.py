@@ -4,20 +4,20 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from convmem.auth import Principal
-from convmem.database import Database
-from convmem.pagination import Page, PageRequest, paginate_sorted
+from convmem.database.engine import Database
+from convmem.database.tables import Profile
+from convmem.kit.timefmt import iso
 from convmem.profiles.service import find_canonical
-from convmem.stores.service import get_owned_store
-from convmem.tables import Profile
-from convmem.timefmt import iso
 from convmem.traits.schemas import FullTrait
+from convmem.web.auth import Principal
+from convmem.web.dependencies import find_owned_store
+from convmem.web.pagination import Page, PageRequest, paginate_sorted
 
 
 def list_page(db: Database, principal: Principal, store_sid: str, profile_sid: str, page: PageRequest) -> Page:
     """``page.filters["traitGroups"]``, when present, is the allow-list of group names."""
     with db.reading() as session:
-        store = get_owned_store(session, principal, store_sid)
+        store = find_owned_store(session, principal, store_sid)
         ref = find_canonical(session, store.id, profile_sid)
         traits, meta = session.execute(select(Profile.traits, Profile.trait_meta).where(Profile.id == ref.pk)).one()
     groups = page.filters.get("traitGroups")

@@ -15,8 +15,8 @@ from fastapi import Request
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from convmem.errors import ApiError, Code
-from convmem.tables import Account, ApiKey
+from convmem.database.tables import Account, ApiKey
+from convmem.web.errors import ApiError, Code
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Basic realm="convmem"'}
 

@@ -2,7 +2,6 @@
 
 import logging
 import logging.config
-import os
 import re
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import uvicorn
 from rich.console import Console
 
 from convmem.config import get_settings
-from convmem.database import SETUP_LOCK_NAMESPACE, Database
+from convmem.database.engine import SETUP_LOCK_NAMESPACE, Database
 
 app = typer.Typer(help="convmem: a self-hostable Twilio Conversation Memory API server.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -45,7 +44,7 @@ def _log_config(level: str) -> dict:
 @app.command()
 def migrate() -> None:
     """Apply the database migrations."""
-    from convmem.migrate import upgrade
+    from convmem.database.migrate import upgrade
 
     db = _database()
     upgrade(db)
@@ -60,7 +59,7 @@ def serve(
 ) -> None:
     """Apply migrations, make sure an account exists, and serve the API."""
     from convmem.accounts.service import create_account, ensure_account, has_accounts
-    from convmem.migrate import upgrade
+    from convmem.database.migrate import upgrade
 
     settings = get_settings()
     log_config = _log_config(settings.log_level)
@@ -97,9 +96,9 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background workers on their own (bulk batches, imports, embeddings)."""
-    from convmem.background import all_tasks
-    from convmem.migrate import upgrade
-    from convmem.worker import Worker
+    from convmem.background.tasks import all_tasks
+    from convmem.background.worker import Worker
+    from convmem.database.migrate import upgrade
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
@@ -116,7 +115,7 @@ def worker() -> None:
 def accounts_create(name: str = typer.Option(None, help="A friendly name.")) -> None:
     """Create an account and print its SID and auth token."""
     from convmem.accounts.service import create_account
-    from convmem.migrate import upgrade
+    from convmem.database.migrate import upgrade
 
     db = _database()
     upgrade(db)
@@ -132,7 +131,7 @@ def keys_create(
 ) -> None:
     """Create an API key for an account and print its SID and secret."""
     from convmem.accounts.service import create_api_key
-    from convmem.migrate import upgrade
+    from convmem.database.migrate import upgrade
 
     db = _database()
     upgrade(db)
@@ -155,7 +154,12 @@ def import_file(
     token: str = typer.Option(None, "--token", envvar="CONVMEM_AUTH_TOKEN", help="Auth token or API key secret."),
 ) -> None:
     """Import a CSV of profiles: create the import, upload the file, follow it, summarise."""
-    from convmem.imports.client import Client, ImportCommandError, parse_mapping, run_import
+    from convmem.cli.import_client import (
+        Client,
+        ImportCommandError,
+        parse_mapping,
+        run_import,
+    )
 
     if not account or not token:
         raise typer.BadParameter("give --account and --token, or set CONVMEM_ACCOUNT_SID and CONVMEM_AUTH_TOKEN")
@@ -170,7 +174,3 @@ def import_file(
         raise typer.Exit(1) from None
     raise typer.Exit(status)
 
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()

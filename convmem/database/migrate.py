@@ -5,7 +5,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from convmem.database import Database
+from convmem.database.engine import Database
 
 _HERE = Path(__file__).parent / "migrations"
 

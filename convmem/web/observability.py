@@ -5,9 +5,15 @@ import logging
 import time
 import uuid
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
-from convmem.errors import ApiError, Code, send_error
+from convmem.web.errors import ApiError, Code, send_error
 
 log = logging.getLogger("convmem.access")
 

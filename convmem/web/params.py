@@ -2,7 +2,7 @@
 
 from fastapi import Path
 
-from convmem.ids import PATTERNS
+from convmem.kit.ids import PATTERNS
 
 STORE_ID = Path(pattern=PATTERNS["storeId"].pattern)
 PROFILE_ID = Path(pattern=PATTERNS["profileId"].pattern)

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Select, tuple_
 
-from convmem.errors import ApiError, Code, bad_request
+from convmem.web.errors import ApiError, Code, bad_request
 
 
 @dataclass(frozen=True)

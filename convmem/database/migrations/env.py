@@ -1,6 +1,6 @@
 from alembic import context
 
-from convmem.tables import Base
+from convmem.database.tables import Base
 
 config = context.config
 connection = config.attributes["connection"]

@@ -9,9 +9,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from convmem.database import Database
+from convmem.database.engine import Database
 
-log = logging.getLogger("convmem.worker")
+log = logging.getLogger("convmem.background.worker")
 
 Task = Callable[[Database], bool]
 

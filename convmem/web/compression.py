@@ -13,7 +13,7 @@ import zlib
 
 import brotli
 
-from convmem.errors import ApiError, Code, send_error
+from convmem.web.errors import ApiError, Code, send_error
 
 UNCOMPRESSED = {"", "identity"}
 # Routes whose body is a file streamed to disk, byte for byte.

@@ -3,7 +3,7 @@
 import base64
 import json
 
-from convmem.errors import ApiError, Code
+from convmem.web.errors import ApiError, Code
 
 
 def etag(resource_id: str, version: int) -> str:

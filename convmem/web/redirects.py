@@ -3,7 +3,7 @@
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from convmem.urls import public_base
+from convmem.web.urls import public_base
 
 
 class ProfileMoved(Exception):

@@ -1,6 +1,6 @@
 """Turns pydantic validation failures into one clear message naming the field and the rule."""
 
-from convmem.errors import Code
+from convmem.web.errors import Code
 
 
 def _location(loc) -> str:

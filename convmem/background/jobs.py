@@ -27,10 +27,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased, defer
 
-from convmem.database import Database
-from convmem.tables import Job
+from convmem.database.engine import Database
+from convmem.database.tables import Job
 
-log = logging.getLogger("convmem.jobs")
+log = logging.getLogger("convmem.background.jobs")
 
 UNFINISHED = ("PENDING", "RUNNING", "WAITING")
 MAX_ATTEMPTS = 5
