@@ -40,7 +40,7 @@ from convmem.memory.schemas import (
     ObservationCreateRequest,
     SummaryCore,
 )
-from convmem.profiles.service import ProfileRef
+from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
 

@@ -13,10 +13,12 @@ from starlette.middleware.gzip import GZipMiddleware
 from convmem import __version__
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
+from convmem.kit.clock import WriteClock
+from convmem.profiles.addressing import ProfileMoved
 from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
 from convmem.web.errors import ApiError, Code
 from convmem.web.observability import Metrics, RequestMiddleware
-from convmem.web.redirects import ProfileMoved, moved_response
+from convmem.web.redirects import moved_response
 from convmem.web.validation import describe_validation_error
 
 log = logging.getLogger("convmem")
@@ -30,10 +32,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(_app: FastAPI):
         worker = None
         if settings.embedded_worker:
+            from convmem.background.jobs import JobEnv
             from convmem.background.tasks import all_tasks
             from convmem.background.worker import Worker
 
-            worker = Worker(db, all_tasks())
+            worker = Worker(all_tasks(JobEnv(db, settings, app.state.clock)))
             worker.start_thread()
         yield
         if worker:
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     metrics = Metrics()
     app.state.metrics = metrics
     app.state.store_deletion_hooks = _store_deletion_hooks()
+    app.state.clock = WriteClock()
 
     _install_error_handlers(app)
     _install_routes(app)
@@ -141,7 +145,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProfileMoved)
     async def profile_moved(request: Request, exc: ProfileMoved) -> JSONResponse:
-        return moved_response(request, exc)
+        return moved_response(request, exc.requested_sid, exc.canonical_sid)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,7 @@ from convmem.memory.schemas import (
     ObservationCreateRequest,
     SummaryCore,
 )
-from convmem.profiles.service import ProfileRef
+from convmem.profiles.addressing import ProfileRef
 from tests.conftest import start_server, stop_server
 from tests.contract import assert_conforms
 from tests.test_memory_observations import insert_profile, merge_into

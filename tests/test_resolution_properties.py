@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from convmem.accounts.service import create_account
-from convmem.database.tables import Account, Profile, ProfileIdentifier
-from convmem.profiles.service import find_canonical, upsert
+from convmem.database.tables import Account, Profile, ProfileIdentifier, Store
+from convmem.kit.clock import WriteClock
+from convmem.profiles.addressing import find_canonical
+from convmem.profiles.context import load_context
+from convmem.profiles.service import upsert
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
 
@@ -37,9 +40,12 @@ def new_store(db) -> tuple[Principal, str, int]:
 
 def replay(db, requests) -> tuple[str, int]:
     principal, store_sid, store_pk = new_store(db)
+    clock = WriteClock()
     for number, ids in enumerate(requests):
         traits = {"Contact": {id_type: value for id_type, value in ids}}
-        upsert(db, principal, store_sid, traits, source=f"test:{number}")
+        with db.writing() as session:
+            ctx = load_context(session, session.get(Store, store_pk))
+            upsert(session, ctx, traits, source=f"test:{number}", clock=clock)
     return store_sid, store_pk
 
 

@@ -27,8 +27,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased, defer
 
+from convmem.config import Settings
 from convmem.database.engine import Database
 from convmem.database.tables import Job
+from convmem.kit.clock import WriteClock
 
 log = logging.getLogger("convmem.background.jobs")
 
@@ -53,6 +55,15 @@ class Claim:
     lease_seconds: float
 
 
+@dataclass(frozen=True)
+class JobEnv:
+    """What a job's handler works with, handed down by whoever runs the worker."""
+
+    db: Database
+    settings: Settings
+    clock: WriteClock
+
+
 class LeaseLost(Exception):
     """Another worker owns the job now (this one's lease ran out): stop without committing."""
 
@@ -61,7 +72,7 @@ class LeaseLost(Exception):
 class JobKind:
     name: str
     # Does the job, chunk by chunk, each chunk's transaction starting with ``checkpoint``.
-    run: Callable[[Database, Claim], None]
+    run: Callable[[JobEnv, Claim], None]
     # Records, in the caller's transaction, that the job's resource failed for good.
     give_up: Callable[[Session, Claim, str], None]
     fifo_per_store: bool = False
@@ -140,19 +151,21 @@ def settle_heap() -> None:
 class JobRunner:
     """The worker task that claims and runs one job per call."""
 
-    def __init__(self, kinds: Sequence[JobKind], lease_seconds: float):
+    def __init__(self, kinds: Sequence[JobKind], env: JobEnv):
         self.kinds = {kind.name: kind for kind in kinds}
-        self.lease_seconds = lease_seconds
+        self.env = env
+        self.lease_seconds = env.settings.job_lease_seconds
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.__name__ = "jobs"
 
-    def __call__(self, db: Database) -> bool:
+    def __call__(self) -> bool:
+        db = self.env.db
         claim = self.claim(db)
         if claim is None:
             return False
         kind = self.kinds[claim.kind]
         try:
-            kind.run(db, claim)
+            kind.run(self.env, claim)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; stopped", claim.sid)
         except Exception:

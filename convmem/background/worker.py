@@ -1,6 +1,6 @@
 """The background worker loop: runs tasks until told to stop.
 
-A task is a callable ``task(db) -> bool`` that does one bounded unit of work and says
+A task is a callable ``task() -> bool`` that does one bounded unit of work and says
 whether it found any. Tasks must be safe to run in several processes at once and to be
 killed at any moment: they claim work durably and commit progress with the work itself.
 """
@@ -9,16 +9,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from convmem.database.engine import Database
-
 log = logging.getLogger("convmem.background.worker")
 
-Task = Callable[[Database], bool]
+Task = Callable[[], bool]
 
 
 class Worker:
-    def __init__(self, db: Database, tasks: Sequence[Task], idle_sleep: float = 0.2):
-        self.db = db
+    def __init__(self, tasks: Sequence[Task], idle_sleep: float = 0.2):
         self.tasks = list(tasks)
         self.idle_sleep = idle_sleep
         self.stopping = threading.Event()
@@ -27,7 +24,7 @@ class Worker:
         busy = False
         for task in self.tasks:
             try:
-                busy = task(self.db) or busy
+                busy = task() or busy
             except Exception:
                 log.exception("background task %s failed", getattr(task, "__name__", task))
         return busy

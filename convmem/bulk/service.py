@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 from convmem.background import jobs
 from convmem.bulk import repository
 from convmem.bulk.repository import KIND
-from convmem.config import get_settings
 from convmem.database.engine import Database
 from convmem.database.tables import Store
+from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
 from convmem.kit.timefmt import iso
 from convmem.profiles.context import StoreContext, load_context
 from convmem.profiles.schemas import ProfileData
-from convmem.profiles.service import WriteOutcome, prepare, write_many
+from convmem.profiles.writer import WriteOutcome, prepare, write_many
 from convmem.web.auth import Principal
 from convmem.web.dependencies import find_owned_store
 from convmem.web.errors import ApiError
@@ -67,10 +67,11 @@ def status(db: Database, principal: Principal, store_sid: str, operation_sid: st
     return body
 
 
-def run(db: Database, claim: jobs.Claim) -> None:
+def run(env: jobs.JobEnv, claim: jobs.Claim) -> None:
+    db = env.db
     profiles = claim.payload["profiles"]
     progress = claim.progress or {"next": 0, "created": 0, "updated": 0, "failed": 0}
-    chunk_size = get_settings().job_chunk_size
+    chunk_size = env.settings.job_chunk_size
     while True:
         start = progress["next"]
         stop = min(start + chunk_size, len(profiles))
@@ -78,7 +79,7 @@ def run(db: Database, claim: jobs.Claim) -> None:
             db.lock_store(session, claim.store_id)
             job = jobs.checkpoint(session, claim)
             ctx = load_context(session, session.get(Store, claim.store_id))
-            items = _write(session, ctx, profiles, start, stop, source=f"bulk:{claim.sid}")
+            items = _write(session, ctx, profiles, start, stop, source=f"bulk:{claim.sid}", clock=env.clock)
             progress = {
                 "next": stop,
                 "total": len(profiles),
@@ -103,7 +104,9 @@ def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
     """The runner marks the job FAILED; a batch has nothing else to mark."""
 
 
-def _write(session: Session, ctx: StoreContext, profiles: list[dict], start: int, stop: int, *, source: str) -> list[dict]:
+def _write(
+    session: Session, ctx: StoreContext, profiles: list[dict], start: int, stop: int, *, source: str, clock: WriteClock
+) -> list[dict]:
     items: dict[int, dict] = {}
     writes, indexes = [], []
     for index in range(start, stop):
@@ -112,7 +115,7 @@ def _write(session: Session, ctx: StoreContext, profiles: list[dict], start: int
             indexes.append(index)
         except ApiError as error:
             items[index] = _failed(index, error)
-    for index, outcome in zip(indexes, write_many(session, ctx, writes, source=source)):
+    for index, outcome in zip(indexes, write_many(session, ctx, writes, source=source, clock=clock)):
         items[index] = _failed(index, outcome) if isinstance(outcome, ApiError) else _written(index, outcome)
     return [items[index] for index in range(start, stop)]
 

@@ -96,9 +96,11 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background workers on their own (bulk batches, imports, embeddings)."""
+    from convmem.background.jobs import JobEnv
     from convmem.background.tasks import all_tasks
     from convmem.background.worker import Worker
     from convmem.database.migrate import upgrade
+    from convmem.kit.clock import WriteClock
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
@@ -106,7 +108,7 @@ def worker() -> None:
     upgrade(db)
     console.print("convmem worker running; Ctrl-C to stop")
     try:
-        Worker(db, all_tasks()).run_forever()
+        Worker(all_tasks(JobEnv(db, settings, WriteClock()))).run_forever()
     except KeyboardInterrupt:
         pass
 

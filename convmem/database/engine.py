@@ -10,7 +10,7 @@ identity resolution in one store is serial while other stores proceed in paralle
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -20,9 +20,16 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _WRITE = "convmem_write"
+_AFTER_COMMIT = "convmem_after_commit"
 STORE_LOCK_NAMESPACE = 1
 JOB_LOCK_NAMESPACE = 2
 SETUP_LOCK_NAMESPACE = 3
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the write transaction of ``session`` has committed (deleting files
+    the transaction made unreachable, say); never if it rolls back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
 def normalise_url(url: str) -> str:
@@ -72,10 +79,14 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A transaction committed when the block ends, rolled back if it raises."""
+        """A transaction committed when the block ends, rolled back if it raises. Then the
+        actions registered with ``after_commit`` run, only if it committed."""
         with self._write_mutex, self._writer() as session:
             with session.begin():
                 yield session
+            actions = session.info.pop(_AFTER_COMMIT, [])
+        for action in actions:
+            action()
 
     def lock_store(self, session: Session, store_pk: int) -> None:
         """Serialise writers of one store until the transaction ends."""

@@ -28,3 +28,11 @@ class IdentifierUpdate(BaseModel):
 class IdentifierSet(BaseModel):
     idType: str
     values: list[str]
+
+
+class IdentifierList(BaseModel):
+    identifiers: list[IdentifierSet]
+
+
+class IdentifierAccepted(BaseModel):
+    message: str

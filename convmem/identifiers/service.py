@@ -1,17 +1,16 @@
 """Identifier rules for one profile.
 
 Every value that is added (create, and the new value of a patch) goes through
-``profiles.service.write`` with the profile as anchor, so it is normalised, resolved, merged
+``profiles.writer.write`` with the profile as anchor, so it is normalised, resolved, merged
 and held to ``limit``/``limitPolicy`` exactly as a profile create would do. Only removal is
 decided here, and it asks the resolution core which value the limit policy evicts first.
 """
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from convmem.database.engine import Database
 from convmem.database.tables import ProfileIdentifier
 from convmem.identity.resolution import (
     IdentifierRule,
@@ -20,11 +19,11 @@ from convmem.identity.resolution import (
     evictions,
     normalize,
 )
+from convmem.kit.clock import WriteClock
 from convmem.profiles import repository as profiles_repository
-from convmem.profiles.context import StoreContext, load_context
-from convmem.profiles.service import ProfileRef, find_canonical, normalize_or_400, write
-from convmem.web.auth import Principal
-from convmem.web.dependencies import find_owned_store, lock_owned_store
+from convmem.profiles.addressing import ProfileRef, find_canonical
+from convmem.profiles.context import StoreContext
+from convmem.profiles.writer import normalize_or_400, write
 from convmem.web.errors import ApiError, Code, bad_request, not_found
 
 SOURCE = "api:identifier"
@@ -48,39 +47,37 @@ def normalized_value(settings: ResolutionSettings, id_type: str, raw: str, where
     return normalize_or_400(configured_rule(settings, id_type), raw, where)
 
 
-def list_sets(db: Database, principal: Principal, store_sid: str, profile_sid: str) -> list[dict]:
+@dataclass(frozen=True)
+class IdentifierSet:
+    id_type: str
+    values: list[str]
+
+
+def list_sets(session: Session, store_pk: int, profile_sid: str) -> list[IdentifierSet]:
     """Every identifier type the profile holds, each with its values oldest first; types in
     the order their first value was added."""
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        ref = find_canonical(session, store.id, profile_sid)
-        rows = profiles_repository.identifiers_of(session, ref.pk)
+    ref = find_canonical(session, store_pk, profile_sid)
     sets: dict[str, list[str]] = {}
-    for row in rows:
+    for row in profiles_repository.identifiers_of(session, ref.pk):
         sets.setdefault(row.id_type, []).append(row.value)
-    return [{"idType": id_type, "values": values} for id_type, values in sets.items()]
+    return [IdentifierSet(id_type, values) for id_type, values in sets.items()]
 
 
-def fetch_set(db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str) -> dict:
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        ref = find_canonical(session, store.id, profile_sid)
-        ctx = load_context(session, store)
-        rows = _rows_of_type(session, ctx, ref, id_type)
-    return {"idType": id_type, "values": [row.value for row in rows]}
+def fetch_set(session: Session, ctx: StoreContext, profile_sid: str, id_type: str) -> IdentifierSet:
+    ref = find_canonical(session, ctx.pk, profile_sid)
+    return IdentifierSet(id_type, [row.value for row in _rows_of_type(session, ctx, ref, id_type)])
 
 
-def add(db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str, raw: str) -> None:
-    with db.writing() as session:
-        ctx, ref = _lock_profile(db, session, principal, store_sid, profile_sid)
-        value = normalized_value(ctx.settings, id_type, raw, "value")
-        write(session, ctx, {}, [(id_type, value)], source=SOURCE, anchor=ref.pk)
+def add(session: Session, ctx: StoreContext, clock: WriteClock, profile_sid: str, id_type: str, raw: str) -> None:
+    ref = find_canonical(session, ctx.pk, profile_sid)
+    value = normalized_value(ctx.settings, id_type, raw, "value")
+    write(session, ctx, {}, [(id_type, value)], source=SOURCE, clock=clock, anchor=ref.pk)
 
 
 def replace_value(
-    db: Database,
-    principal: Principal,
-    store_sid: str,
+    session: Session,
+    ctx: StoreContext,
+    clock: WriteClock,
     profile_sid: str,
     path_id_type: str,
     body_id_type: str,
@@ -91,44 +88,33 @@ def replace_value(
     and may tie the profile to others, which then merge; the old one is gone either way."""
     if body_id_type != path_id_type:
         raise bad_request(f"Invalid 'idType': the body names '{body_id_type}' but the path names '{path_id_type}'")
-    with db.writing() as session:
-        ctx, ref = _lock_profile(db, session, principal, store_sid, profile_sid)
-        new_value = normalized_value(ctx.settings, path_id_type, new_raw, "newValue")
-        old_forms = {old_raw, _normalized_or_none(ctx.settings.rules[path_id_type], old_raw)}
-        stored = _rows_of_type(session, ctx, ref, path_id_type)
-        old = next((row for row in stored if row.value in old_forms), None)
-        if old is None:
-            raise not_found(f"Profile '{ref.sid}' has no {path_id_type} identifier '{old_raw}'")
-        if old.value == new_value:
-            return
-        profiles_repository.delete_identifiers(session, [old.id])
-        write(session, ctx, {}, [(path_id_type, new_value)], source=SOURCE, anchor=ref.pk)
+    ref = find_canonical(session, ctx.pk, profile_sid)
+    new_value = normalized_value(ctx.settings, path_id_type, new_raw, "newValue")
+    old_forms = {old_raw, _normalized_or_none(ctx.settings.rules[path_id_type], old_raw)}
+    stored = _rows_of_type(session, ctx, ref, path_id_type)
+    old = next((row for row in stored if row.value in old_forms), None)
+    if old is None:
+        raise not_found(f"Profile '{ref.sid}' has no {path_id_type} identifier '{old_raw}'")
+    if old.value == new_value:
+        return
+    profiles_repository.delete_identifiers(session, [old.id])
+    write(session, ctx, {}, [(path_id_type, new_value)], source=SOURCE, clock=clock, anchor=ref.pk)
 
 
-def remove(
-    db: Database, principal: Principal, store_sid: str, profile_sid: str, id_type: str, *, remove_all: bool
-) -> None:
-    with db.writing() as session:
-        ctx, ref = _lock_profile(db, session, principal, store_sid, profile_sid)
-        stored = _rows_of_type(session, ctx, ref, id_type)
-        if not stored:
-            raise not_found(f"Profile '{ref.sid}' has no {id_type} identifier to remove")
-        ids = [row.id for row in stored]
-        rule = ctx.settings.rules.get(id_type, IdentifierRule(id_type))
-        profiles_repository.delete_identifiers(session, ids if remove_all else first_evicted(rule, ids))
+def remove(session: Session, ctx: StoreContext, profile_sid: str, id_type: str, *, remove_all: bool) -> None:
+    ref = find_canonical(session, ctx.pk, profile_sid)
+    stored = _rows_of_type(session, ctx, ref, id_type)
+    if not stored:
+        raise not_found(f"Profile '{ref.sid}' has no {id_type} identifier to remove")
+    ids = [row.id for row in stored]
+    rule = ctx.settings.rules.get(id_type, IdentifierRule(id_type))
+    profiles_repository.delete_identifiers(session, ids if remove_all else first_evicted(rule, ids))
 
 
 def first_evicted(rule: IdentifierRule, stored: Sequence[int]) -> list[int]:
     """The value ``rule``'s limitPolicy drops first: what the set would lose if it held one
     value more than its limit (fifo: the oldest, lifo: the most recent)."""
     return evictions(replace(rule, limit=len(stored) - 1), stored, ())
-
-
-def _lock_profile(
-    db: Database, session: Session, principal: Principal, store_sid: str, profile_sid: str
-) -> tuple[StoreContext, ProfileRef]:
-    ctx = load_context(session, lock_owned_store(db, session, principal, store_sid))
-    return ctx, find_canonical(session, ctx.pk, profile_sid)
 
 
 def _rows_of_type(session: Session, ctx: StoreContext, ref: ProfileRef, id_type: str) -> list[ProfileIdentifier]:

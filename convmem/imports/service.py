@@ -29,10 +29,11 @@ from convmem.database.tables import Import, Store, utcnow
 from convmem.imports import repository
 from convmem.imports.rows import CsvRecords, UnreadableFile, cell_value, is_blank
 from convmem.imports.schemas import CreateImportRequest, ImportCreated
+from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
 from convmem.kit.timefmt import iso
 from convmem.profiles.context import StoreContext, load_context
-from convmem.profiles.service import prepare, write_many
+from convmem.profiles.writer import prepare, write_many
 from convmem.traitgroups.service import normalize_trait_name
 from convmem.web.auth import Principal
 from convmem.web.dependencies import find_owned_store
@@ -209,8 +210,8 @@ class ImportFailed(Exception):
         self.row_errors = row_errors or []
 
 
-def run(db: Database, claim: jobs.Claim) -> None:
-    settings = get_settings()
+def run(env: jobs.JobEnv, claim: jobs.Claim) -> None:
+    db, settings = env.db, env.settings
     blobs = blob_store(settings)
     with db.reading() as session:
         imported = repository.by_job(session, claim.id)
@@ -220,7 +221,7 @@ def run(db: Database, claim: jobs.Claim) -> None:
         if "offset" not in claim.progress:
             size = blobs.size(imported.blob_key)
             if size is None:
-                size = _wait_for_upload(db, claim, imported, blobs, S3_POLL_SECONDS if settings.s3_bucket else LOCAL_POLL_SECONDS)
+                size = _wait_for_upload(env, claim, imported, blobs)
                 if size is None:
                     return
             if size != imported.file_size:
@@ -228,7 +229,7 @@ def run(db: Database, claim: jobs.Claim) -> None:
             progress = _start(db, claim, imported, blobs.local_copy(imported.blob_key))
         else:
             progress = claim.progress
-        _import_rows(db, claim, imported, blobs.local_copy(imported.blob_key), progress, settings.job_chunk_size)
+        _import_rows(env, claim, imported, blobs.local_copy(imported.blob_key), progress)
     except (ImportFailed, UnreadableFile) as failure:
         with db.writing() as session:
             job = jobs.checkpoint(session, claim)
@@ -253,10 +254,12 @@ def _fail(session: Session, imported: Import, message: str, row_errors: list) ->
     imported.updated_at = utcnow()
 
 
-def _wait_for_upload(db: Database, claim: jobs.Claim, imported: Import, blobs, polling: float) -> int | None:
-    """Set the job aside until the upload wakes it or ``polling`` seconds pass; returns the
+def _wait_for_upload(env: jobs.JobEnv, claim: jobs.Claim, imported: Import, blobs) -> int | None:
+    """Set the job aside until the upload wakes it or a polling interval passes; returns the
     file's size instead if it has landed after all."""
-    deadline = imported.created_at + timedelta(seconds=get_settings().upload_url_ttl_seconds + UPLOAD_GRACE_SECONDS)
+    db, settings = env.db, env.settings
+    polling = S3_POLL_SECONDS if settings.s3_bucket else LOCAL_POLL_SECONDS
+    deadline = imported.created_at + timedelta(seconds=settings.upload_url_ttl_seconds + UPLOAD_GRACE_SECONDS)
     if jobs.now_utc() > deadline:
         raise ImportFailed("No file was uploaded before the upload URL expired; create a new import")
     with db.writing() as session:
@@ -306,7 +309,8 @@ def _start(db: Database, claim: jobs.Claim, imported: Import, path) -> dict:
     return progress
 
 
-def _import_rows(db: Database, claim: jobs.Claim, imported: Import, path, progress: dict, chunk_size: int) -> None:
+def _import_rows(env: jobs.JobEnv, claim: jobs.Claim, imported: Import, path, progress: dict) -> None:
+    db, chunk_size = env.db, env.settings.job_chunk_size
     columns = [
         Column(m["columnName"], progress["columns"][m["columnName"]], m["traitGroup"], m["traitName"])
         for m in imported.column_mappings
@@ -321,7 +325,7 @@ def _import_rows(db: Database, claim: jobs.Claim, imported: Import, path, progre
                 db.lock_store(session, claim.store_id)
                 job = jobs.checkpoint(session, claim)
                 ctx = load_context(session, session.get(Store, claim.store_id))
-                row_errors = _write_rows(session, ctx, columns, chunk, source)
+                row_errors = _write_rows(session, ctx, columns, chunk, source, env.clock)
                 repository.add_row_errors(session, imported.id, row_errors)
                 current = session.get(Import, imported.id)
                 current.processed_rows += len(chunk)
@@ -337,7 +341,7 @@ def _import_rows(db: Database, claim: jobs.Claim, imported: Import, path, progre
             jobs.settle_heap()
 
 
-def _write_rows(session: Session, ctx: StoreContext, columns: list[Column], chunk, source: str) -> list:
+def _write_rows(session: Session, ctx: StoreContext, columns: list[Column], chunk, source: str, clock: WriteClock) -> list:
     """Write the chunk's rows; return the error entries of the rows skipped."""
     identifier_columns = ",".join(c.name for c in columns if ctx.schema.get(c.group, {}).get(c.trait, {}).get("idTypePromotion"))
     row_errors: list[tuple[int, str, str, str]] = []
@@ -352,7 +356,7 @@ def _write_rows(session: Session, ctx: StoreContext, columns: list[Column], chun
             except ApiError as error:
                 problem = (_culprit(ctx, columns, traits) or identifier_columns, error.message)
         row_errors.append((number, problem[0], "error", problem[1]))
-    for number, outcome in zip(rows, write_many(session, ctx, writes, source=source)):
+    for number, outcome in zip(rows, write_many(session, ctx, writes, source=source, clock=clock)):
         if isinstance(outcome, ApiError):
             row_errors.append((number, identifier_columns, "error", outcome.message))
     row_errors.sort()

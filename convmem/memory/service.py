@@ -38,7 +38,7 @@ from convmem.memory.schemas import (
     SummaryCore,
     SummaryCorePatch,
 )
-from convmem.profiles.service import ProfileRef, find_canonical
+from convmem.profiles.addressing import ProfileRef, find_canonical
 from convmem.web.auth import Principal
 from convmem.web.dependencies import find_owned_store
 from convmem.web.errors import not_found

@@ -4,78 +4,85 @@ Included last in the app: literal siblings (Lookup, Bulk, Imports) must match be
 ``{profileId}``.
 """
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Query, Request
 
+from convmem.kit.timefmt import iso
 from convmem.profiles import service
-from convmem.profiles.schemas import ProfileCreated, ProfileData, ProfilePatch
-from convmem.web.auth import Principal, current_principal
+from convmem.profiles.context import load_context
+from convmem.profiles.schemas import (
+    Merge,
+    MergeList,
+    ProfileAccepted,
+    ProfileBody,
+    ProfileCreated,
+    ProfileData,
+    ProfileList,
+    ProfilePatch,
+)
+from convmem.web.dependencies import (
+    LockedStore,
+    OwnedStore,
+    ReadSession,
+    WriteClockDep,
+    WriteSession,
+)
 from convmem.web.pagination import page_body, parse_page_request
-from convmem.web.params import PROFILE_ID, STORE_ID
+from convmem.web.params import PROFILE_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles", tags=["Profile"])
 
 
-@router.post("", status_code=202)
-def create_profile(
-    request: Request,
-    storeId: str = STORE_ID,
-    body: ProfileData = Body(),
-    principal: Principal = Depends(current_principal),
-):
-    outcome = service.upsert(request.app.state.db, principal, storeId, body.traits, source="api:create")
-    return JSONResponse(ProfileCreated(id=outcome.sid).model_dump(), status_code=202)
+@router.post("", status_code=202, response_model=ProfileCreated)
+def create_profile(session: WriteSession, store: LockedStore, clock: WriteClockDep, body: ProfileData = Body()):
+    outcome = service.upsert(session, load_context(session, store), body.traits, source="api:create", clock=clock)
+    return ProfileCreated(id=outcome.sid)
 
 
-@router.get("")
-def list_profiles(request: Request, storeId: str = STORE_ID, principal: Principal = Depends(current_principal)):
-    page_request = parse_page_request(request, max_size=1000)
-    page = service.list_page(request.app.state.db, principal, storeId, page_request)
+@router.get("", response_model=ProfileList, response_model_exclude_none=True)
+def list_profiles(request: Request, session: ReadSession, store: OwnedStore):
+    page = service.list_page(session, store.id, parse_page_request(request, max_size=1000))
     return page_body("profiles", [row.sid for row in page.items], page)
 
 
-@router.get("/{profileId}")
+@router.get("/{profileId}", response_model=ProfileBody)
 def fetch_profile(
-    request: Request,
-    storeId: str = STORE_ID,
+    session: ReadSession,
+    store: OwnedStore,
     profileId: str = PROFILE_ID,
     traitGroups: str | None = Query(default=None, min_length=1, max_length=256),
-    principal: Principal = Depends(current_principal),
 ):
     groups = {g.strip() for g in traitGroups.split(",") if g.strip()} if traitGroups else None
-    return service.fetch(request.app.state.db, principal, storeId, profileId, groups)
+    profile = service.fetch(session, store.id, profileId, groups)
+    return ProfileBody(id=profile.sid, createdAt=iso(profile.created_at), traits=profile.traits)
 
 
-@router.patch("/{profileId}", status_code=202)
+@router.patch("/{profileId}", status_code=202, response_model=ProfileAccepted)
 def patch_profile(
-    request: Request,
-    storeId: str = STORE_ID,
-    profileId: str = PROFILE_ID,
-    body: ProfilePatch = Body(),
-    principal: Principal = Depends(current_principal),
+    session: WriteSession, store: LockedStore, clock: WriteClockDep, profileId: str = PROFILE_ID, body: ProfilePatch = Body()
 ):
-    service.upsert(request.app.state.db, principal, storeId, body.traits, source="api:patch", anchor_sid=profileId)
-    return JSONResponse({"message": "Trait modifications accepted for processing."}, status_code=202)
+    ctx = load_context(session, store)
+    service.upsert(session, ctx, body.traits, source="api:patch", clock=clock, anchor_sid=profileId)
+    return ProfileAccepted(message="Trait modifications accepted for processing.")
 
 
-@router.delete("/{profileId}", status_code=202)
-def delete_profile(
-    request: Request,
-    storeId: str = STORE_ID,
-    profileId: str = PROFILE_ID,
-    principal: Principal = Depends(current_principal),
-):
-    service.remove(request.app.state.db, principal, storeId, profileId)
-    return JSONResponse({"message": "Profile accepted for deletion."}, status_code=202)
+@router.delete("/{profileId}", status_code=202, response_model=ProfileAccepted)
+def delete_profile(session: WriteSession, store: LockedStore, profileId: str = PROFILE_ID):
+    service.remove(session, store.id, profileId)
+    return ProfileAccepted(message="Profile accepted for deletion.")
 
 
-@router.get("/{profileId}/Merges")
-def list_merges(
-    request: Request,
-    storeId: str = STORE_ID,
-    profileId: str = PROFILE_ID,
-    principal: Principal = Depends(current_principal),
-):
+@router.get("/{profileId}/Merges", response_model=MergeList)
+def list_merges(session: ReadSession, store: OwnedStore, profileId: str = PROFILE_ID):
     """convmem extension: the merge history of a canonical profile (not part of Twilio's API)."""
-    merges = service.merge_history(request.app.state.db, principal, storeId, profileId)
-    return {"merges": merges, "meta": {"key": "merges", "pageSize": len(merges)}}
+    merges = [
+        Merge(
+            mergedProfileId=m.merged_sid,
+            intoProfileId=m.into_sid,
+            mergedAt=iso(m.merged_at),
+            idType=m.id_type,
+            value=m.value,
+            source=m.source,
+        )
+        for m in service.merge_history(session, store.id, profileId)
+    ]
+    return MergeList(merges=merges, meta={"key": "merges", "pageSize": len(merges)})

@@ -29,3 +29,28 @@ class ProfileBody(BaseModel):
     id: str
     createdAt: str
     traits: dict[str, dict[str, Any]]
+
+
+class ProfileAccepted(BaseModel):
+    message: str
+
+
+class ProfileList(BaseModel):
+    profiles: list[str]
+    meta: dict[str, Any]
+
+
+class Merge(BaseModel):
+    """One entry of the merge ledger (a convmem extension)."""
+
+    mergedProfileId: str
+    intoProfileId: str
+    mergedAt: str
+    idType: str
+    value: str
+    source: str
+
+
+class MergeList(BaseModel):
+    merges: list[Merge]
+    meta: dict[str, Any]

@@ -1,8 +1,9 @@
 """``/v1/ControlPlane/Stores``."""
 
-from fastapi import APIRouter, BackgroundTasks, Body, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
+from convmem.database.engine import after_commit
 from convmem.database.tables import Store
 from convmem.operations.service import record_completed
 from convmem.stores import service
@@ -72,12 +73,9 @@ def patch_store(
 
 
 @router.delete("/{storeId}", status_code=202)
-def delete_store(
-    request: Request, principal: Caller, session: WriteSession, store: LockedStore, after_commit: BackgroundTasks
-):
-    # Background tasks run once the answer is sent, so only after the deletion committed.
+def delete_store(request: Request, principal: Caller, session: WriteSession, store: LockedStore):
     for hook in request.app.state.store_deletion_hooks:
-        after_commit.add_task(hook(session, store.id))
+        after_commit(session, hook(session, store.id))
     service.delete_store(session, store)
     operation = record_completed(session, principal, "DeleteStore", store.sid, None)
     return accepted(request, operation, "Memory Store deletion request accepted for processing.")

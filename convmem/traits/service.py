@@ -7,7 +7,7 @@ from sqlalchemy import select
 from convmem.database.engine import Database
 from convmem.database.tables import Profile
 from convmem.kit.timefmt import iso
-from convmem.profiles.service import find_canonical
+from convmem.profiles.addressing import find_canonical
 from convmem.traits.schemas import FullTrait
 from convmem.web.auth import Principal
 from convmem.web.dependencies import find_owned_store

@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 from convmem.config import Settings
 from convmem.database.engine import Database
 from convmem.database.tables import Store
+from convmem.kit.clock import WriteClock
 from convmem.web.auth import Principal, current_principal
 from convmem.web.errors import not_found
 from convmem.web.params import STORE_ID
@@ -36,6 +37,10 @@ def get_database(request: Request) -> Database:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_write_clock(request: Request) -> WriteClock:
+    return request.app.state.clock
 
 
 def read_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
@@ -50,6 +55,7 @@ def write_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Se
 
 AppDatabase = Annotated[Database, Depends(get_database)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+WriteClockDep = Annotated[WriteClock, Depends(get_write_clock)]
 ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 Caller = Annotated[Principal, Depends(current_principal)]

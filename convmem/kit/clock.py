@@ -1,0 +1,19 @@
+"""Trait write times: microsecond ISO in UTC, strictly increasing within a process.
+
+One ``WriteClock`` per process (the app makes it and hands it to its embedded worker), so each
+write, also each body of a batch, is later than the one before when traits merge.
+"""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+
+class WriteClock:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = datetime.min.replace(tzinfo=timezone.utc)
+
+    def tick(self) -> str:
+        with self._lock:
+            self._last = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
+            return self._last.isoformat(timespec="microseconds")

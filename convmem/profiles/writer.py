@@ -1,0 +1,316 @@
+"""The one write path of profiles: validate, normalise, resolve identity, merge, apply.
+
+Creates, patches, identifier writes, bulk batches and imports all end here. The caller holds
+the store's write lock and owns the transaction.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from convmem.database.tables import Profile, ProfileIdentifier, ProfileMerge, utcnow
+from convmem.identity.resolution import (
+    Held,
+    IdentifierRule,
+    InvalidIdentifier,
+    Resolution,
+    TraitValue,
+    evictions,
+    merge_trait_sets,
+    normalize,
+    resolve,
+)
+from convmem.kit.clock import WriteClock
+from convmem.kit.ids import Prefix, new_id
+from convmem.profiles import repository
+from convmem.profiles.context import StoreContext
+from convmem.traitgroups.service import validate_traits
+from convmem.web.errors import ApiError, Code, bad_request
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    pk: int
+    sid: str
+    created: bool
+    merged: tuple[str, ...]
+
+
+def prepare(ctx: StoreContext, traits: dict | None, *, patching: bool = False) -> tuple[dict, list[tuple[str, str]]]:
+    """Validate a write's traits against the store's schema and normalise its identifiers.
+    Raises the 400 a client should see; touches no data. Creates need an identifier."""
+    if not traits:
+        raise bad_request("'traits' must hold at least one trait group with at least one trait")
+    clean, promotions = validate_traits(ctx.schema, traits, allow_null=patching)
+    if not patching and not promotions:
+        raise ApiError(
+            400,
+            Code.NO_IDENTIFIER,
+            "A profile needs at least one trait promoted to an identifier (for example Contact.email or Contact.phone)",
+        )
+    return clean, normalize_identifiers(ctx, promotions)
+
+
+def normalize_or_400(rule: IdentifierRule, raw: str, where: str) -> str:
+    """``raw`` in stored form, or the 400 a client sees for an invalid value at ``where``."""
+    try:
+        return normalize(rule, raw)
+    except InvalidIdentifier as exc:
+        code = Code.INVALID_PHONE if rule.normalization == "phone" else Code.INVALID_IDENTIFIER
+        raise ApiError(400, code, f"'{where}': {exc}") from None
+
+
+def normalize_identifiers(ctx: StoreContext, raw: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """(idType, raw value, where) -> distinct (idType, normalised value), in request order."""
+    wanted: list[tuple[str, str]] = []
+    for id_type, value, where in raw:
+        rule = ctx.settings.rules.get(id_type)
+        if rule is None:
+            raise ApiError(
+                400,
+                Code.UNKNOWN_ID_TYPE,
+                f"'{where}' is promoted to identifier type '{id_type}', which the store's identity resolution settings do not configure",
+            )
+        pair = (id_type, normalize_or_400(rule, value, where))
+        if pair not in wanted:
+            wanted.append(pair)
+    return wanted
+
+
+def write(
+    session: Session,
+    ctx: StoreContext,
+    traits: dict[str, dict],
+    wanted: Sequence[tuple[str, str]],
+    *,
+    source: str,
+    clock: WriteClock,
+    anchor: int | None = None,
+) -> WriteOutcome:
+    """Resolve the write's identity, merge what it ties together, then apply its traits and
+    identifiers. The caller holds the store's write lock and owns the transaction."""
+    held = repository.holders(session, ctx.pk, wanted, scan_types=_fuzzy_types(ctx, wanted))
+    resolution = resolve(ctx.settings, wanted, held, anchor=anchor)
+    _refuse_conflicts(resolution)
+    if resolution.target is None:
+        return _create_profiles(session, ctx, [(traits, wanted)], source, clock)[0]
+
+    now = utcnow()
+    at = clock.tick()
+    profiles = repository.lock_profiles(session, [resolution.target, *(t.profile for t in resolution.merged)])
+    target = profiles[resolution.target]
+    trait_set = _trait_set(target)
+    folded = [_trait_set(profiles[tie.profile]) for tie in resolution.merged]
+    if folded:
+        trait_set = merge_trait_sets(trait_set, folded)
+    merged_sids = []
+    for tie in resolution.merged:
+        merged = profiles[tie.profile]
+        _fold(session, ctx, target, merged, tie, source, now)
+        merged_sids.append(merged.sid)
+
+    for group, values in traits.items():
+        into = trait_set.setdefault(group, {})
+        for name, value in values.items():
+            if value is None:
+                into.pop(name, None)
+            else:
+                into[name] = TraitValue(value, at, source)
+    target.traits, target.trait_meta = _trait_columns(trait_set)
+    target.updated_at = now
+
+    _add_identifiers(session, ctx, target, wanted, source, now)
+    session.flush()
+    return WriteOutcome(target.id, target.sid, False, tuple(merged_sids))
+
+
+def write_many(
+    session: Session, ctx: StoreContext, writes: Sequence[tuple[dict, Sequence[tuple[str, str]]]], *, source: str, clock: WriteClock
+) -> list[WriteOutcome | ApiError]:
+    """Create writes (``prepare``d bodies) in order, each with the outcome ``write`` would
+    give it; a body's 409 is returned in its place and leaves the others intact.
+
+    The stored values all bodies name are read in one query, and ``resolve`` decides each
+    body against them. Bodies it sends to a new profile are inserted together. A body that
+    names a value of an earlier body in the batch, or needs a fuzzy scan, goes through
+    ``write`` once the pending inserts are flushed, so it sees them.
+    The caller holds the store's write lock and owns the transaction.
+    """
+    held_by_pair: dict[tuple[str, str], list[Held]] = {}
+    for held in repository.holders(session, ctx.pk, {p for _, w in writes for p in w}):
+        held_by_pair.setdefault((held.id_type, held.value), []).append(held)
+    named: set[tuple[str, str]] = set()
+    outcomes: list[WriteOutcome | ApiError | None] = [None] * len(writes)
+    pending: list[int] = []
+
+    def flush_pending() -> None:
+        created = _create_profiles(session, ctx, [writes[i] for i in pending], source, clock)
+        for index, outcome in zip(pending, created):
+            outcomes[index] = outcome
+        pending.clear()
+
+    for index, (traits, wanted) in enumerate(writes):
+        pairs = set(wanted)
+        independent = not (pairs & named) and not _fuzzy_types(ctx, wanted)
+        named |= pairs
+        if independent:
+            stored = [h for pair in pairs for h in held_by_pair.get(pair, ())]
+            decision = resolve(ctx.settings, wanted, stored)
+            if decision.target is None and not decision.conflicts:
+                pending.append(index)
+                continue
+        flush_pending()
+        try:
+            with session.begin_nested():
+                outcomes[index] = write(session, ctx, traits, wanted, source=source, clock=clock)
+        except ApiError as error:
+            outcomes[index] = error
+    flush_pending()
+    return outcomes
+
+
+def _fuzzy_types(ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> set[str]:
+    return {t for t, _ in wanted if t in ctx.settings.matching_rules and ctx.settings.rules[t].fuzzy}
+
+
+def _refuse_conflicts(resolution: Resolution) -> None:
+    if resolution.conflicts:
+        taken = resolution.conflicts[0]
+        raise ApiError(
+            409,
+            Code.IDENTIFIER_CONFLICT,
+            f"{taken.id_type} '{taken.value}' belongs to another profile, and '{taken.id_type}' is unique but not a matching rule, so the profiles cannot merge",
+        )
+
+
+def _create_profiles(
+    session: Session,
+    ctx: StoreContext,
+    bodies: Sequence[tuple[dict, Sequence[tuple[str, str]]]],
+    source: str,
+    clock: WriteClock,
+) -> list[WriteOutcome]:
+    """New profiles for bodies ``resolve`` tied to nothing: their traits, and their
+    identifier values less those a type's limit evicts. One insert per table."""
+    if not bodies:
+        return []
+    now = utcnow()
+    profiles, identifiers = [], []
+    for traits, wanted in bodies:
+        trait_columns, meta_columns = _stamped_columns(traits, clock.tick(), source)
+        sid = new_id(Prefix.PROFILE)
+        profiles.append(
+            {"sid": sid, "store_id": ctx.pk, "traits": trait_columns, "trait_meta": meta_columns, "created_at": now, "updated_at": now}
+        )
+        evicted: set[tuple[str, str]] = set()
+        for id_type in {t for t, _ in wanted}:
+            evicted.update(evictions(ctx.settings.rules[id_type], [], [p for p in wanted if p[0] == id_type]))
+        identifiers.append([p for p in wanted if p not in evicted])
+    pks = repository.insert_profiles(session, profiles)
+    rows = [
+        {"store_id": ctx.pk, "profile_id": pks[profile["sid"]], "origin_profile_id": pks[profile["sid"]],
+         "id_type": t, "value": v, "source": source, "added_at": now}
+        for profile, pairs in zip(profiles, identifiers)
+        for t, v in pairs
+    ]
+    repository.insert_identifiers(session, rows)
+    return [WriteOutcome(pks[profile["sid"]], profile["sid"], True, ()) for profile in profiles]
+
+
+def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile, tie, source: str, now) -> None:
+    """Merge ``merged`` into ``target``: identifiers move, the merge is recorded with what
+    ``merged`` brought, and it and its aliases now point at ``target``."""
+    brought = [
+        {
+            "idType": row.id_type,
+            "value": row.value,
+            "source": row.source,
+            "originProfileId": row.origin_profile_id,
+            "addedAt": row.added_at.isoformat(),
+        }
+        for row in repository.identifiers_of(session, merged.id)
+    ]
+    repository.record_merge(
+        session,
+        ProfileMerge(
+            store_id=ctx.pk,
+            survivor_id=target.id,
+            merged_id=merged.id,
+            cause_id_type=tie.id_type,
+            cause_value=tie.value,
+            trigger=source,
+            merged_traits={"traits": merged.traits, "meta": merged.trait_meta},
+            merged_identifiers=brought,
+            merged_at=now,
+        ),
+    )
+    repository.move_identifiers(session, merged.id, target.id)
+    repository.repoint_aliases(session, merged.id, target.id)
+    merged.canonical_id = target.id
+    merged.merged_at = now
+    merged.traits, merged.trait_meta = {}, {}
+    session.flush()
+    _enforce_limits(session, ctx, target.id, added=())
+
+
+def _add_identifiers(session: Session, ctx: StoreContext, target: Profile, wanted, source: str, now) -> None:
+    current = {(row.id_type, row.value) for row in repository.identifiers_of(session, target.id)}
+    added = []
+    for id_type, value in wanted:
+        if (id_type, value) in current:
+            continue
+        row = ProfileIdentifier(
+            store_id=ctx.pk,
+            profile_id=target.id,
+            id_type=id_type,
+            value=value,
+            source=source,
+            origin_profile_id=target.id,
+            added_at=now,
+        )
+        session.add(row)
+        added.append(row)
+    if added:
+        session.flush()
+        _enforce_limits(session, ctx, target.id, added=[row.id for row in added])
+
+
+def _enforce_limits(session: Session, ctx: StoreContext, profile_pk: int, added: Sequence[int]) -> None:
+    by_type: dict[str, list[ProfileIdentifier]] = {}
+    for row in repository.identifiers_of(session, profile_pk):
+        by_type.setdefault(row.id_type, []).append(row)
+    doomed: list[int] = []
+    for id_type, rows in by_type.items():
+        rule = ctx.settings.rules.get(id_type)
+        if rule is None or len(rows) <= rule.limit:
+            continue
+        stored = [row.id for row in rows if row.id not in added]
+        new = [row.id for row in rows if row.id in added]
+        doomed += evictions(rule, stored, new)
+    repository.delete_identifiers(session, doomed)
+
+
+def _trait_set(profile: Profile) -> dict:
+    meta = profile.trait_meta or {}
+    return {
+        group: {
+            name: TraitValue(value, meta.get(group, {}).get(name, {}).get("at", ""), meta.get(group, {}).get(name, {}).get("source", ""))
+            for name, value in values.items()
+        }
+        for group, values in (profile.traits or {}).items()
+    }
+
+
+def _trait_columns(trait_set: dict) -> tuple[dict, dict]:
+    traits = {g: {n: tv.value for n, tv in vs.items()} for g, vs in trait_set.items() if vs}
+    meta = {g: {n: {"at": tv.at, "source": tv.source} for n, tv in vs.items()} for g, vs in trait_set.items() if vs}
+    return traits, meta
+
+
+def _stamped_columns(traits: dict, at: str, source: str) -> tuple[dict, dict]:
+    """``_trait_columns`` of a new profile's traits, every one written at ``at`` by
+    ``source``; built directly because imports and bulk create profiles by the thousand."""
+    values = {group: kept for group, named in traits.items() if (kept := {n: v for n, v in named.items() if v is not None})}
+    stamp = {"at": at, "source": source}
+    return values, {group: dict.fromkeys(named, stamp) for group, named in values.items()}
