@@ -44,13 +44,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(database_url: str | None = None, workers: int = 1, data_dir: Path | None = None) -> BenchServer:
+def start(
+    database_url: str | None = None,
+    workers: int = 1,
+    data_dir: Path | None = None,
+    account: tuple[str, str] | None = None,
+) -> BenchServer:
+    """A server on ``database_url`` (a fresh SQLite database by default); ``account`` (SID,
+    token) reuses an existing account, as a restart on the same data does."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="convmem-bench-"))
     url = database_url or f"sqlite:///{data_dir / 'convmem.db'}"
     db = Database(url)
     upgrade(db)
-    with db.writing() as session:
-        credentials = create_account(session, "bench")
+    if account is None:
+        with db.writing() as session:
+            credentials = create_account(session, "bench")
+        account = (credentials.sid, credentials.secret)
     port = _free_port()
     env = dict(os.environ, CONVMEM_DATABASE_URL=url, CONVMEM_DATA_DIR=str(data_dir), CONVMEM_LOG_LEVEL="WARNING")
     process = subprocess.Popen(
@@ -66,7 +75,7 @@ def start(database_url: str | None = None, workers: int = 1, data_dir: Path | No
                 break
         except requests.ConnectionError:
             time.sleep(0.1)
-    return BenchServer(base_url, process, db, credentials.sid, credentials.secret, data_dir)
+    return BenchServer(base_url, process, db, account[0], account[1], data_dir)
 
 
 @dataclass
