@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from convmem.web.errors import Code
-from tests.conftest import start_server, stop_server
 from tests.contract import assert_conforms
+from tests.inprocess import app_api
 from tests.test_control_plane_stores import assert_error
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
@@ -82,11 +82,7 @@ def test_a_form_encoded_body_is_400_not_500(api):
 
 
 def test_bodies_over_the_configured_limit_are_413(backend, tmp_path, account):
-    from tests.conftest import Api
-
-    server = start_server(backend, tmp_path, extra_env={"CONVMEM_MAX_BODY_BYTES": "200"})
-    try:
-        api = Api(server.base_url, account)
+    with app_api(backend, tmp_path, account, max_body_bytes=200) as api:
         too_big = {"displayName": "big", "description": "d" * 300}
         assert_error(api.post("/v1/ControlPlane/Stores", json=too_big), 413, Code.PAYLOAD_TOO_LARGE, "200-byte")
         chunked = api.post(
@@ -97,8 +93,6 @@ def test_bodies_over_the_configured_limit_are_413(backend, tmp_path, account):
         assert_error(chunked, 413, Code.PAYLOAD_TOO_LARGE)
         assert api.get("/v1/ControlPlane/Stores").json()["stores"] == []
         assert api.post("/v1/ControlPlane/Stores", json={"displayName": "small"}).status_code == 202
-    finally:
-        stop_server(server)
 
 
 def test_every_error_body_has_exactly_the_four_fields(api, store):
