@@ -46,7 +46,9 @@ def identifiers_of(session: Session, profile_pk: int) -> list[ProfileIdentifier]
     )
 
 
-def lock_profiles(session: Session, pks: Sequence[int]) -> dict[int, Profile]:
+def load_profiles(session: Session, pks: Sequence[int]) -> dict[int, Profile]:
+    """The profiles a write touches, by key. No row lock: the store's write lock already
+    keeps every other writer of the store out."""
     rows = session.scalars(select(Profile).where(Profile.id.in_(pks)))
     return {profile.id: profile for profile in rows}
 

@@ -98,7 +98,7 @@ def write(
 
     now = utcnow()
     at = clock.tick()
-    profiles = repository.lock_profiles(session, [resolution.target, *(t.profile for t in resolution.merged)])
+    profiles = repository.load_profiles(session, [resolution.target, *(t.profile for t in resolution.merged)])
     target = profiles[resolution.target]
     trait_set = _trait_set(target)
     folded = [_trait_set(profiles[tie.profile]) for tie in resolution.merged]
