@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from convmem.accounts.service import create_account
-from convmem.background.jobs import JobEnv, JobRunner
+from convmem.background.jobs import MAX_ATTEMPTS, JobEnv, JobRunner
 from convmem.config import Settings
 from convmem.database.tables import Job, Profile, Store
 from convmem.kit.clock import WriteClock
@@ -162,3 +162,19 @@ def test_deleting_the_store_completes_its_unfinished_removals(own):
     assert api.delete(f"/v1/ControlPlane/Stores/{store}").status_code == 202
     operation = api.get(f"/v1/ControlPlane/Operations/{operation['operationId']}").json()
     assert operation["status"] == "COMPLETED"
+
+
+def test_values_stay_hidden_when_the_job_gives_up(own):
+    backend, api = own
+    store, sids = setup_store(api)
+    operation = operation_of(api, api.delete(f"{groups_path(store)}/Loyalty"))
+    with backend.db.writing() as session:
+        job = session.scalar(select(Job).where(Job.sid == operation["operationId"]))
+        job.attempts = MAX_ATTEMPTS  # the next claim is one too many
+
+    run_jobs(backend)
+    operation = api.get(f"/v1/ControlPlane/Operations/{operation['operationId']}").json()
+    assert operation["status"] == "FAILED" and operation["error"]["title"]
+    assert any("Loyalty" in traits for traits, _ in stored(backend, store))
+    for sid in sids:
+        assert "Loyalty" not in seen(api, store, sid)[0]

@@ -85,7 +85,7 @@ def _still_undefined(session: Session, store_pk: int, group: str, traits: list[s
 
 def _complete_operation(session: Session, operation_sid: str) -> None:
     operation = operations.find_by_sid(session, operation_sid)
-    if operation is not None:
+    if operation is not None and operation.status == "RUNNING":
         operations.complete(operation)
 
 
@@ -96,8 +96,8 @@ def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
 
 
 def operations_of_deleted_store(session: Session, store_pk: int):
-    """The store deletion's hook: its values go with it, so its unfinished removals are complete."""
-    for job in repository.unfinished_purges(session, store_pk):
+    """The store deletion's hook: the values go with the store, so its running removals are complete."""
+    for job in repository.purges_not_done(session, store_pk):
         _complete_operation(session, job.sid)
     return lambda: None
 

@@ -6,11 +6,12 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from convmem.background.jobs import UNFINISHED
 from convmem.database.tables import Job, Profile, TraitGroup
 
 # The job kind that removes values of deleted groups and traits (``traitgroups.purge``).
 PURGE_KIND = "trait_purge"
+# Until its job completes, a removal may have left values behind: also when the job failed for good.
+_NOT_DONE = Job.status != "COMPLETED"
 _PROFILE_BATCH = 500
 
 
@@ -22,16 +23,12 @@ def count_groups(session: Session, store_pk: int) -> int:
     return session.scalar(select(func.count()).select_from(TraitGroup).where(TraitGroup.store_id == store_pk))
 
 
-def unfinished_purges(session: Session, store_pk: int) -> list[Job]:
-    return list(
-        session.scalars(
-            select(Job).where(Job.store_id == store_pk, Job.kind == PURGE_KIND, Job.status.in_(UNFINISHED)).order_by(Job.id)
-        )
-    )
+def purges_not_done(session: Session, store_pk: int) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.store_id == store_pk, Job.kind == PURGE_KIND, _NOT_DONE).order_by(Job.id)))
 
 
-def has_unfinished_purge(session: Session, store_pk: int) -> bool:
-    stmt = select(Job.id).where(Job.store_id == store_pk, Job.kind == PURGE_KIND, Job.status.in_(UNFINISHED)).limit(1)
+def has_purge_not_done(session: Session, store_pk: int) -> bool:
+    stmt = select(Job.id).where(Job.store_id == store_pk, Job.kind == PURGE_KIND, _NOT_DONE).limit(1)
     return session.scalar(stmt) is not None
 
 

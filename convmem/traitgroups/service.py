@@ -47,11 +47,12 @@ def store_schema(session: Session, store_pk: int) -> dict[str, dict[str, dict]]:
 
 
 def defined_while_purging(session: Session, store_pk: int) -> dict[str, set[str]] | None:
-    """While a job is still removing values of deleted groups or traits from the store's profiles:
-    the names the schema defines, the only values a read may show. None when there is no such job.
+    """While a job is removing values of deleted groups or traits from the store's profiles (or
+    gave up doing it): the names the schema defines, the only values a read may show. None when
+    there is no such job.
 
     Call it before reading the profile: a job that finishes in between has removed the values."""
-    if not repository.has_unfinished_purge(session, store_pk):
+    if not repository.has_purge_not_done(session, store_pk):
         return None
     return {group: set(traits) for group, traits in store_schema(session, store_pk).items()}
 
@@ -266,7 +267,7 @@ def _clear_stale_values(session: Session, store_pk: int, group: str, names: Coll
     """Names defined again (all of ``group`` when None) while a job may still be removing their old
     values: remove those now, so they never show under the new definition. The job leaves alone
     whatever the schema defines again."""
-    if any(job.payload["group"] == group for job in repository.unfinished_purges(session, store_pk)):
+    if any(job.payload["group"] == group for job in repository.purges_not_done(session, store_pk)):
         repository.strip_profile_values(session, store_pk, group, names)
 
 
