@@ -249,9 +249,9 @@ def patch_group(session: Session, store: Store, group: TraitGroup, body: PatchTr
     description = body.description if "description" in sent else group.description
     if traits == group.traits and description == group.description:
         return None
-    redefined = [name for name in traits if name not in group.traits]
-    if redefined:
-        _clear_stale_values(session, store.id, group.name, redefined)
+    added = [name for name in traits if name not in group.traits]
+    if added:
+        _clear_stale_values(session, store.id, group.name, added)
     group.traits, group.description = traits, description
     group.version += 1
     group.updated_at = utcnow()
@@ -264,8 +264,8 @@ def delete_group(session: Session, store: Store, group: TraitGroup) -> Removal:
 
 
 def _clear_stale_values(session: Session, store_pk: int, group: str, names: Collection[str] | None) -> None:
-    """Names defined again (all of ``group`` when None) while a job may still be removing their old
-    values: remove those now, so they never show under the new definition. The job leaves alone
+    """Names being defined (all of ``group`` when None) while a job may still be removing old values
+    of theirs: remove those now, so they never show under the new definition. The job leaves alone
     whatever the schema defines again."""
     if any(job.payload["group"] == group for job in repository.purges_not_done(session, store_pk)):
         repository.strip_profile_values(session, store_pk, group, names)
