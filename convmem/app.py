@@ -69,8 +69,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
 def _store_deletion_hooks() -> list:
     from convmem.imports.service import uploads_of_deleted_store
+    from convmem.traitgroups.purge import operations_of_deleted_store
 
-    return [uploads_of_deleted_store]
+    return [uploads_of_deleted_store, operations_of_deleted_store]
 
 
 def _install_routes(app: FastAPI) -> None:

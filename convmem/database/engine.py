@@ -16,13 +16,12 @@ from pathlib import Path
 
 import orjson
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _WRITE = "convmem_write"
 _AFTER_COMMIT = "convmem_after_commit"
 STORE_LOCK_NAMESPACE = 1
-JOB_LOCK_NAMESPACE = 2
 SETUP_LOCK_NAMESPACE = 3
 
 
@@ -92,7 +91,9 @@ class Database:
         """Serialise writers of one store until the transaction ends."""
         self.lock(session, STORE_LOCK_NAMESPACE, store_pk)
 
-    def lock(self, session: Session, namespace: int, key: int) -> None:
+    def lock(self, session: Session | Connection, namespace: int, key: int) -> None:
+        """Hold an advisory lock until the transaction of ``session`` ends (PostgreSQL; SQLite's
+        write transactions are serial already)."""
         if not self.is_sqlite:
             session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": namespace, "key": key})
 

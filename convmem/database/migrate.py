@@ -5,9 +5,11 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from convmem.database.engine import Database
+from convmem.database.engine import SETUP_LOCK_NAMESPACE, Database
 
 _HERE = Path(__file__).parent / "migrations"
+# Within the setup namespace: key 0 is the first account's (``convmem serve``).
+_MIGRATION_LOCK_KEY = 1
 
 
 def alembic_config() -> Config:
@@ -21,7 +23,6 @@ def upgrade(db: Database) -> None:
     # One connection for the whole run; on PostgreSQL an advisory lock keeps two starting
     # servers from migrating at once.
     with db.engine.begin() as connection:
-        if not db.is_sqlite:
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727272)")
+        db.lock(connection, SETUP_LOCK_NAMESPACE, _MIGRATION_LOCK_KEY)
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "heads")

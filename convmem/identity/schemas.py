@@ -24,6 +24,12 @@ class IdentityResolutionSettingsCore(BaseModel):
     matchingRules: list[str] = Field(min_length=1, max_length=15)
 
 
+class IdentityResolutionSettingsBody(IdentityResolutionSettingsCore):
+    """The settings as fetched: with the version their ETag carries."""
+
+    version: int
+
+
 DEFAULT_SETTINGS = IdentityResolutionSettingsCore(
     identifierConfigs=[
         IdentifierConfig(idType="email", normalization="email"),

@@ -34,7 +34,3 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 
 def new_id(prefix: Prefix) -> str:
     return str(TypeID(prefix=prefix.value))
-
-
-def is_valid(kind: str, value: str) -> bool:
-    return PATTERNS[kind].match(value) is not None

@@ -6,29 +6,35 @@ search, not a resolution. Every profile holding a matching value is returned, wh
 shared non-unique value or a fuzzy match yields several; earliest created first, at most 100.
 """
 
-from convmem.database.engine import Database
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from convmem.database.tables import Store
 from convmem.identifiers.service import normalized_value
 from convmem.identity.resolution import ResolutionSettings, values_match
 from convmem.identity.service import current_settings
 from convmem.lookup import repository
-from convmem.lookup.schemas import MAX_PROFILES, LookupResult
+from convmem.lookup.schemas import MAX_PROFILES
 from convmem.profiles import repository as profiles_repository
-from convmem.web.auth import Principal
-from convmem.web.dependencies import find_owned_store
 
 
-def lookup(db: Database, principal: Principal, store_sid: str, id_type: str, raw: str) -> LookupResult:
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        # Only the identity settings: the trait schema a write context also loads is not needed here.
-        settings = ResolutionSettings.from_contract(current_settings(store))
-        value = normalized_value(settings, id_type, raw, "value")
-        rule = settings.rules[id_type]
-        if rule.fuzzy:
-            # Similar values can't be found by an index probe: scan the type's values in the store.
-            held = profiles_repository.holders(session, store.id, [(id_type, value)], scan_types=[id_type])
-            matching = sorted({h.profile for h in held if values_match(rule, value, h.value)})
-            profiles = repository.sids_of(session, matching[:MAX_PROFILES])
-        else:
-            profiles = repository.holders_of_value(session, store.id, id_type, value)
-    return LookupResult(normalizedValue=value, profiles=profiles)
+@dataclass(frozen=True)
+class Matches:
+    normalized_value: str
+    profile_sids: list[str]
+
+
+def lookup(session: Session, store: Store, id_type: str, raw: str) -> Matches:
+    # Only the identity settings: the trait schema a write context also loads is not needed here.
+    settings = ResolutionSettings.from_contract(current_settings(store))
+    value = normalized_value(settings, id_type, raw, "value")
+    rule = settings.rules[id_type]
+    if rule.fuzzy:
+        # Similar values can't be found by an index probe: scan the type's values in the store.
+        held = profiles_repository.holders(session, store.id, [(id_type, value)], scan_types=[id_type])
+        matching = sorted({h.profile for h in held if values_match(rule, value, h.value)})
+        profiles = repository.sids_of(session, matching[:MAX_PROFILES])
+    else:
+        profiles = repository.holders_of_value(session, store.id, id_type, value)
+    return Matches(value, profiles)

@@ -12,6 +12,7 @@ from convmem.profiles import repository
 from convmem.profiles.addressing import find_canonical
 from convmem.profiles.context import StoreContext
 from convmem.profiles.writer import WriteOutcome, prepare, write, write_many
+from convmem.traitgroups.service import defined_while_purging, only_defined
 from convmem.web.errors import ApiError, not_found
 from convmem.web.pagination import Page, PageRequest, keyset
 
@@ -44,6 +45,7 @@ class ProfileView:
 
 
 def fetch(session: Session, store_pk: int, profile_sid: str, groups: set[str] | None) -> ProfileView:
+    defined = defined_while_purging(session, store_pk)
     row = session.execute(
         select(Profile.canonical_id, Profile.created_at, Profile.traits).where(
             Profile.sid == profile_sid, Profile.store_id == store_pk
@@ -54,6 +56,8 @@ def fetch(session: Session, store_pk: int, profile_sid: str, groups: set[str] | 
     if row.canonical_id is not None:
         find_canonical(session, store_pk, profile_sid)
     traits = row.traits or {}
+    if defined is not None:
+        traits = only_defined(traits, defined)
     if groups is not None:
         traits = {g: v for g, v in traits.items() if g in groups}
     return ProfileView(profile_sid, row.created_at, traits)

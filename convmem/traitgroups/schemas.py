@@ -1,6 +1,6 @@
 """Contract models of trait groups and trait definitions."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +62,26 @@ class PatchTraitGroupBody(BaseModel):
 
     description: str | None = Field(default=None, max_length=1024)
     traits: dict[str, TraitDefinition] | None = Field(default=None, max_length=95)
+
+
+class TraitGroupBody(BaseModel):
+    displayName: str
+    description: str | None = None
+    # Definitions as stored: each the ``TraitDefinition`` it was created from, without its unset fields.
+    traits: dict[str, dict[str, Any]] | None = None
+    version: int
+
+
+class TraitGroupList(BaseModel):
+    traitGroups: list[TraitGroupBody]
+    meta: dict[str, Any]
+
+
+class TraitGroupPage(BaseModel):
+    """A group with one page of its trait definitions; ``meta`` describes that page."""
+
+    traitGroup: TraitGroupBody
+    meta: dict[str, Any]
 
 
 def _definition(data_type: str, description: str, id_type: str | None = None) -> dict:

@@ -2,6 +2,8 @@
 
 import math
 import re
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from sqlalchemy import bindparam, select
@@ -16,6 +18,7 @@ from convmem.traitgroups.schemas import (
     TraitGroupRequest,
 )
 from convmem.web.errors import ApiError, Code, bad_request, not_found
+from convmem.web.pagination import Page, PageRequest, keyset
 
 _WORD_SPLIT = re.compile(r"[\s_\-\.]+")
 
@@ -41,6 +44,26 @@ def store_schema(session: Session, store_pk: int) -> dict[str, dict[str, dict]]:
     """groupName -> traitName -> definition, for every trait group of the store."""
     rows = session.execute(_STORE_SCHEMA, {"store": store_pk})
     return {name: traits for name, traits in rows}
+
+
+def defined_while_purging(session: Session, store_pk: int) -> dict[str, set[str]] | None:
+    """While a job is removing values of deleted groups or traits from the store's profiles (or
+    gave up doing it): the names the schema defines, the only values a read may show. None when
+    there is no such job.
+
+    Call it before reading the profile: a job that finishes in between has removed the values."""
+    if not repository.has_purge_not_done(session, store_pk):
+        return None
+    return {group: set(traits) for group, traits in store_schema(session, store_pk).items()}
+
+
+def only_defined(traits: dict[str, dict], defined: dict[str, set[str]]) -> dict[str, dict]:
+    """``traits`` without the values of groups and traits ``defined`` does not name."""
+    return {
+        group: kept
+        for group, values in traits.items()
+        if group in defined and (kept := {name: value for name, value in values.items() if name in defined[group]})
+    }
 
 
 @lru_cache(maxsize=1024)
@@ -147,6 +170,13 @@ MAX_TRAITS_PER_GROUP = 95
 _TRAIT_NAME = re.compile(r"^[a-z][a-zA-Z0-9]{0,63}$")
 
 
+def list_page(session: Session, store: Store, page: PageRequest) -> Page:
+    """A page of the store's groups (``TraitGroup`` rows), in creation order."""
+    stmt = select(TraitGroup.id, TraitGroup).where(TraitGroup.store_id == store.id)
+    found = keyset(session, stmt, [TraitGroup.id], page, key_of=lambda row: row.id)
+    return replace(found, items=[row.TraitGroup for row in found.items])
+
+
 def get_group(session: Session, store: Store, name: str) -> TraitGroup:
     # A name no group can have is not looked up: it may hold characters the database cannot compare (NUL).
     group = repository.find_group(session, store.id, name) if re.match(GROUP_NAME_PATTERN, name) else None
@@ -167,6 +197,7 @@ def create_group(session: Session, store: Store, request: TraitGroupRequest) -> 
         )
     _check_description(request.description)
     definitions = _normalised(request.traits or {}, _configured_id_types(store), patch=False)
+    _clear_stale_values(session, store.id, request.displayName, None)
     now = utcnow()
     group = TraitGroup(
         store_id=store.id,
@@ -182,8 +213,18 @@ def create_group(session: Session, store: Store, request: TraitGroupRequest) -> 
     return group
 
 
-def patch_group(session: Session, store: Store, group: TraitGroup, body: PatchTraitGroupBody) -> None:
-    """Description replaced if sent; traits upserted by name, ``dataType: ""`` deleting one (and its values)."""
+@dataclass(frozen=True)
+class Removal:
+    """Values a schema change left in the store's profiles: those of ``traits`` of ``group``, or
+    of the whole group when None. ``traitgroups.purge`` removes them."""
+
+    group: str
+    traits: tuple[str, ...] | None = None
+
+
+def patch_group(session: Session, store: Store, group: TraitGroup, body: PatchTraitGroupBody) -> Removal | None:
+    """Description replaced if sent; traits upserted by name, ``dataType: ""`` deleting one (its values
+    are then left to remove: the Removal returned)."""
     sent = body.model_fields_set
     _check_description(body.description)
     changes = _normalised(body.traits or {}, _configured_id_types(store), patch=True)
@@ -207,17 +248,27 @@ def patch_group(session: Session, store: Store, group: TraitGroup, body: PatchTr
         )
     description = body.description if "description" in sent else group.description
     if traits == group.traits and description == group.description:
-        return
+        return None
+    added = [name for name in traits if name not in group.traits]
+    if added:
+        _clear_stale_values(session, store.id, group.name, added)
     group.traits, group.description = traits, description
     group.version += 1
     group.updated_at = utcnow()
-    if removed:
-        repository.strip_profile_values(session, store.id, group.name, removed)
+    return Removal(group.name, tuple(removed)) if removed else None
 
 
-def delete_group(session: Session, store: Store, group: TraitGroup) -> None:
-    repository.strip_profile_values(session, store.id, group.name)
+def delete_group(session: Session, store: Store, group: TraitGroup) -> Removal:
     session.delete(group)
+    return Removal(group.name)
+
+
+def _clear_stale_values(session: Session, store_pk: int, group: str, names: Collection[str] | None) -> None:
+    """Names being defined (all of ``group`` when None) while a job may still be removing old values
+    of theirs: remove those now, so they never show under the new definition. The job leaves alone
+    whatever the schema defines again."""
+    if any(job.payload["group"] == group for job in repository.purges_not_done(session, store_pk)):
+        repository.strip_profile_values(session, store_pk, group, names)
 
 
 def _check_description(description: str | None) -> None:

@@ -12,3 +12,8 @@ class FullTrait(BaseModel):
     value: Any
     traitGroup: str
     timestamp: str | None = None
+
+
+class TraitList(BaseModel):
+    traits: list[FullTrait]
+    meta: dict[str, Any]

@@ -1,43 +1,51 @@
 """A profile's traits as one flat list, ordered by (traitGroup, name) and paged by that key."""
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from convmem.database.engine import Database
 from convmem.database.tables import Profile
-from convmem.kit.timefmt import iso
 from convmem.profiles.addressing import find_canonical
-from convmem.traits.schemas import FullTrait
-from convmem.web.auth import Principal
-from convmem.web.dependencies import find_owned_store
+from convmem.traitgroups.service import defined_while_purging, only_defined
 from convmem.web.pagination import Page, PageRequest, paginate_sorted
 
 
-def list_page(db: Database, principal: Principal, store_sid: str, profile_sid: str, page: PageRequest) -> Page:
-    """``page.filters["traitGroups"]``, when present, is the allow-list of group names."""
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        ref = find_canonical(session, store.id, profile_sid)
-        traits, meta = session.execute(select(Profile.traits, Profile.trait_meta).where(Profile.id == ref.pk)).one()
+@dataclass(frozen=True)
+class FlatTrait:
+    group: str
+    name: str
+    value: Any
+    written_at: datetime | None
+
+
+def list_page(session: Session, store_pk: int, profile_sid: str, page: PageRequest) -> Page:
+    """A page of ``FlatTrait``; ``page.filters["traitGroups"]``, when present, is the allow-list of group names."""
+    defined = defined_while_purging(session, store_pk)
+    ref = find_canonical(session, store_pk, profile_sid)
+    traits, meta = session.execute(select(Profile.traits, Profile.trait_meta).where(Profile.id == ref.pk)).one()
+    traits = traits or {}
+    if defined is not None:
+        traits = only_defined(traits, defined)
     groups = page.filters.get("traitGroups")
     flat = sorted(
-        (trait for trait in flatten(traits or {}, meta or {}) if groups is None or trait.traitGroup in groups),
+        (trait for trait in flatten(traits, meta or {}) if groups is None or trait.group in groups),
         key=sort_key,
     )
     return paginate_sorted(flat, page, key_of=sort_key)
 
 
-def sort_key(trait: FullTrait) -> list[str]:
-    return [trait.traitGroup, trait.name]
+def sort_key(trait: FlatTrait) -> list[str]:
+    return [trait.group, trait.name]
 
 
-def flatten(traits: dict, meta: dict) -> list[FullTrait]:
-    """One item per trait; ``timestamp`` is when it was last written, to the second."""
+def flatten(traits: dict, meta: dict) -> list[FlatTrait]:
+    """One item per trait, with when it was last written."""
     items = []
     for group, values in traits.items():
         for name, value in values.items():
             written_at = meta.get(group, {}).get(name, {}).get("at")
-            timestamp = iso(datetime.fromisoformat(written_at)) if written_at else None
-            items.append(FullTrait(name=name, value=value, traitGroup=group, timestamp=timestamp))
+            items.append(FlatTrait(group, name, value, datetime.fromisoformat(written_at) if written_at else None))
     return items

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from convmem.database.tables import Operation
 from convmem.web.errors import ApiError, Code
@@ -30,6 +31,13 @@ def control_plane_page(
 
 def operation_url(request: Request, operation_sid: str) -> str:
     return absolute(request, f"/v1/ControlPlane/Operations/{operation_sid}")
+
+
+class OperationAccepted(BaseModel):
+    """The 202 body of a control-plane write (headers: ``Operation-Id``, ``Location``, ``Retry-After``)."""
+
+    message: str
+    statusUrl: str
 
 
 def accepted(request: Request, operation: Operation, message: str) -> JSONResponse:

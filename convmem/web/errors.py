@@ -65,10 +65,6 @@ def not_found(what: str = "The requested resource was not found") -> ApiError:
     return ApiError(404, Code.NOT_FOUND, what)
 
 
-def conflict(message: str, code: Code = Code.CONFLICT) -> ApiError:
-    return ApiError(409, code, message)
-
-
 async def send_error(send, error: ApiError, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Answer ``error`` straight from an ASGI middleware, before any route runs."""
     body = json.dumps(error.body()).encode()
