@@ -29,17 +29,23 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from convmem.accounts.service import create_account
+from convmem.config import Settings
 from convmem.database.engine import Database
 from convmem.database.migrate import upgrade
 from convmem.database.tables import Account, ConversationSummary, Observation, Profile
 from convmem.kit.ids import Prefix, new_id
-from convmem.memory import embeddings, service
-from convmem.memory.recall import query_terms
+from convmem.memory import observations as observations_service
+from convmem.memory import summaries as summaries_service
+from convmem.memory.embedding_task import embed_pending
+from convmem.memory.embeddings import Embedder, embedder_for
+from convmem.memory.ranking import query_terms
+from convmem.memory.recall import recall
 from convmem.memory.schemas import (
     MemoryRetrievalRequest,
     ObservationCreateRequest,
     SummaryCore,
 )
+from convmem.memory.scope import Scope
 from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
@@ -185,7 +191,7 @@ def distractor(rng: random.Random, order_number: int) -> str:
     return f"Asked about {rng.choice(TOPICS)} for {rng.choice(PRODUCTS)}"
 
 
-def build(db: Database, profiles: int, seed: int) -> tuple[list[service.Scope], list[Query]]:
+def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Query]]:
     rng = random.Random(seed)
     with db.writing() as session:
         credentials = create_account(session, "bench")
@@ -197,7 +203,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[service.Scope], 
             profile = Profile(sid=new_id(Prefix.PROFILE), store_id=store.id, traits={}, trait_meta={})
             session.add(profile)
             session.flush()
-            scopes.append(service.Scope(store.id, ProfileRef(profile.id, profile.sid), profile.sid))
+            scopes.append(Scope(store.id, ProfileRef(profile.id, profile.sid), profile.sid))
 
     queries: list[Query] = []
     for index, scope in enumerate(scopes):
@@ -216,14 +222,14 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[service.Scope], 
             planted_sids: dict[tuple, tuple[str, bool]] = {}
             for content, is_observation, label in observations:
                 if is_observation:
-                    service.create_observations(
+                    observations_service.create(
                         session,
                         scope,
                         [ObservationCreateRequest(content=content, source="bench", occurredAt=occurred(rng))],
                     )
                     model = Observation
                 else:
-                    service.create_summaries(
+                    summaries_service.create(
                         session,
                         scope,
                         [
@@ -243,7 +249,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[service.Scope], 
                     )
                     planted_sids[label] = (sid, not is_observation)
             for _ in range(summaries_needed):
-                service.create_summaries(
+                summaries_service.create(
                     session,
                     scope,
                     [
@@ -266,9 +272,9 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[service.Scope], 
     return scopes, queries
 
 
-def embed_everything(db: Database) -> float:
+def embed_everything(db: Database, embedder: Embedder) -> float:
     started = time.perf_counter()
-    while service.embed_pending(db):
+    while embed_pending(db, embedder):
         pass
     return time.perf_counter() - started
 
@@ -287,10 +293,9 @@ def evaluate(db, scopes, queries, embedder) -> dict:
         for query in queries:
             request = MemoryRetrievalRequest(query=query.text, observationsLimit=100, summariesLimit=100)
             with db.reading() as session:
-                response = service.recall(
-                    session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite, signals=signals
-                )
-            ranked = [item["id"] for item in response["summaries" if query.target_is_summary else "observations"]]
+                found = recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite, signals=signals)
+                rows = found.summaries if query.target_is_summary else found.observations
+                ranked = [row.sid for row, _ in rows]
             rank = ranked.index(query.target_sid) + 1 if query.target_sid in ranked else None
             reciprocal.setdefault(query.kind, []).append(1.0 / rank if rank else 0.0)
         results[mode] = reciprocal
@@ -304,7 +309,7 @@ def latency_ms(db, scopes, queries, embedder, rounds: int) -> list[float]:
             request = MemoryRetrievalRequest(query=query.text)
             started = time.perf_counter()
             with db.reading() as session:
-                service.recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite)
+                recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
 
@@ -323,7 +328,7 @@ def main() -> None:
     args = parser.parse_args()
 
     check_paraphrases()
-    embedder = embeddings.get_embedder()
+    embedder = embedder_for(Settings())
     if embedder is None:
         sys.exit("the semantic extra is needed: pip install 'convmem[semantic]'")
     db = Database(args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db")
@@ -333,7 +338,7 @@ def main() -> None:
     embedder.encode(["load the model"])
     load_seconds = time.perf_counter() - started
     scopes, queries = build(db, args.profiles, args.seed)
-    embed_seconds = embed_everything(db)
+    embed_seconds = embed_everything(db, embedder)
     items = 200 * args.profiles
 
     results = evaluate(db, scopes, queries, embedder)

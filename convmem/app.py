@@ -14,6 +14,7 @@ from convmem import __version__
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
 from convmem.kit.clock import WriteClock
+from convmem.memory.embeddings import embedder_for
 from convmem.profiles.addressing import ProfileMoved
 from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
 from convmem.web.errors import ApiError, Code
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             from convmem.background.tasks import all_tasks
             from convmem.background.worker import Worker
 
-            worker = Worker(all_tasks(JobEnv(db, settings, app.state.clock)))
+            worker = Worker(all_tasks(JobEnv(db, settings, app.state.clock, app.state.embedder)))
             worker.start_thread()
         yield
         if worker:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.metrics = metrics
     app.state.store_deletion_hooks = _store_deletion_hooks()
     app.state.clock = WriteClock()
+    app.state.embedder = embedder_for(settings)
 
     _install_error_handlers(app)
     _install_routes(app)

@@ -10,14 +10,18 @@ from sqlalchemy import func, select
 
 from convmem.database.tables import MemoryEmbedding, Observation, Profile, Store
 from convmem.kit.timefmt import iso
-from convmem.memory import recall as ranking
-from convmem.memory import repository, service
+from convmem.memory import observations as observations_service
+from convmem.memory import ranking, repository
+from convmem.memory import summaries as summaries_service
+from convmem.memory.endpoints import recall_answer
+from convmem.memory.recall import BOTH_SIGNALS, recall
 from convmem.memory.schemas import (
     MemoryRetrievalRequest,
     ObservationBase,
     ObservationCreateRequest,
     SummaryCore,
 )
+from convmem.memory.scope import Scope
 from convmem.profiles.addressing import ProfileRef
 from tests.conftest import start_server, stop_server
 from tests.contract import assert_conforms
@@ -161,7 +165,7 @@ def scope(backend, store):
     with backend.db.reading() as session:
         store_pk = session.scalar(select(Store.id).where(Store.sid == store))
         profile_pk = session.scalar(select(Profile.id).where(Profile.sid == profile_sid))
-    return service.Scope(store_pk, ProfileRef(profile_pk, profile_sid), profile_sid)
+    return Scope(store_pk, ProfileRef(profile_pk, profile_sid), profile_sid)
 
 
 def seed(backend, scope, observations=(), summaries=(), embed=True):
@@ -169,8 +173,8 @@ def seed(backend, scope, observations=(), summaries=(), embed=True):
     (so the server's own worker never sees them pending)."""
     embedder = StandInEmbedder()
     with backend.db.writing() as session:
-        service.create_observations(session, scope, [ObservationCreateRequest(**item) for item in observations])
-        service.create_summaries(session, scope, [SummaryCore(**item) for item in summaries])
+        observations_service.create(session, scope, [ObservationCreateRequest(**item) for item in observations])
+        summaries_service.create(session, scope, [SummaryCore(**item) for item in summaries])
         session.flush()
         if embed:
             pending = [
@@ -189,10 +193,10 @@ def obs(content, occurred="2025-01-15T10:00:00Z", **extra):
     return {"content": content, "source": "api", "occurredAt": occurred, **extra}
 
 
-def run_recall(backend, scope, signals=service.BOTH_SIGNALS, embedder=None, **request):
+def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, **request):
     pytest.importorskip("numpy")
     with backend.db.reading() as session:
-        return service.recall(
+        found = recall(
             session,
             scope,
             MemoryRetrievalRequest(**request),
@@ -200,6 +204,7 @@ def run_recall(backend, scope, signals=service.BOTH_SIGNALS, embedder=None, **re
             sqlite=backend.db.is_sqlite,
             signals=signals,
         )
+        return recall_answer(found).model_dump(exclude_none=True)
 
 
 def contents(items):
@@ -307,7 +312,7 @@ def test_merged_profiles_memories_are_recalled_through_the_survivor(backend, sto
         merged_pk = session.scalar(select(Profile.id).where(Profile.sid == merged_sid))
     seed(
         backend,
-        service.Scope(scope.store_pk, ProfileRef(merged_pk, merged_sid), merged_sid),
+        Scope(scope.store_pk, ProfileRef(merged_pk, merged_sid), merged_sid),
         [obs("Prefers aisle seats")],
     )
     merge_into(backend, scope.profile.sid, merged_sid)
@@ -318,7 +323,7 @@ def test_a_content_patch_makes_the_embedding_pending_again(backend, scope):
     seed(backend, scope, [obs("Prefers aisle seats")])
     with backend.db.writing() as session:
         observation = session.scalar(select(Observation).where(Observation.profile_id == scope.profile.pk))
-        service.patch_observation(session, scope, observation.sid, ObservationBase(content="Allergic to nuts"))
+        observations_service.patch(session, scope, observation.sid, ObservationBase(content="Allergic to nuts"))
         embedding = session.scalar(select(MemoryEmbedding).where(MemoryEmbedding.observation_id == observation.id))
         assert embedding.vector is None and embedding.generation == 2
         # A worker that encoded the old text cannot store its now-stale vector.
@@ -496,9 +501,10 @@ def test_the_model_finds_a_paraphrase_that_shares_no_word(api, store, profile, b
 @needs_model
 def test_real_embeddings_are_unit_vectors_of_the_model():
     np = pytest.importorskip("numpy")
-    from convmem.memory.embeddings import DIMENSIONS, get_embedder
+    from convmem.config import Settings
+    from convmem.memory.embeddings import DIMENSIONS, embedder_for
 
-    embedder = get_embedder()
+    embedder = embedder_for(Settings())
     vectors = embedder.encode(["likes aisle seats", "prefers sitting by the corridor", "allergic to peanuts"])
     assert vectors.shape == (3, DIMENSIONS) and vectors.dtype == np.float32
     assert all(math.isclose(float(np.linalg.norm(v)), 1.0, rel_tol=1e-4) for v in vectors)

@@ -62,6 +62,8 @@ class JobEnv:
     db: Database
     settings: Settings
     clock: WriteClock
+    # The memory embedder, shared with the app's Recall (None: memories are not embedded).
+    embedder: object | None = None
 
 
 class LeaseLost(Exception):

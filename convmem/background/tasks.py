@@ -9,7 +9,7 @@ from convmem.background.worker import Task
 def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.bulk.service import BULK_JOBS
     from convmem.imports.service import IMPORT_JOBS
-    from convmem.memory.service import embed_pending
+    from convmem.memory.embedding_task import embed_pending
     from convmem.traitgroups.purge import PURGE_JOBS
 
-    return [partial(embed_pending, env.db), JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS], env)]
+    return [partial(embed_pending, env.db, env.embedder), JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS], env)]

@@ -101,6 +101,7 @@ def worker() -> None:
     from convmem.background.worker import Worker
     from convmem.database.migrate import upgrade
     from convmem.kit.clock import WriteClock
+    from convmem.memory.embeddings import embedder_for
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
@@ -108,7 +109,7 @@ def worker() -> None:
     upgrade(db)
     console.print("convmem worker running; Ctrl-C to stop")
     try:
-        Worker(all_tasks(JobEnv(db, settings, WriteClock()))).run_forever()
+        Worker(all_tasks(JobEnv(db, settings, WriteClock(), embedder_for(settings)))).run_forever()
     except KeyboardInterrupt:
         pass
 

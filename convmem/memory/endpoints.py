@@ -7,58 +7,124 @@ canonical profile with ``Canonical-Profile-Id``.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from convmem.memory import embeddings, service
+from convmem.database.tables import (
+    ConversationSummary,
+    Observation,
+    ObservationRevision,
+)
+from convmem.kit.timefmt import iso
+from convmem.memory import observations, summaries
+from convmem.memory.embeddings import Embedder
+from convmem.memory.recall import Recalled
+from convmem.memory.recall import recall as recall_memories
 from convmem.memory.schemas import (
     CONVERSATION_ID,
     SOURCE,
     CreateObservationsRequest,
     CreateSummariesRequest,
+    ListMeta,
+    MemoryAccepted,
     MemoryRetrievalRequest,
+    MemoryRetrievalResponse,
     ObservationBase,
+    ObservationInfo,
+    ObservationList,
+    RecallMeta,
+    RecallObservationInfo,
+    RecallSummaryInfo,
+    RevisionList,
     SummaryCorePatch,
+    SummaryInfo,
+    SummaryList,
     Timestamp,
 )
-from convmem.web.auth import Principal, current_principal
+from convmem.memory.scope import MemoryPage, Scope, resolve
+from convmem.web.dependencies import (
+    AppDatabase,
+    LockedStore,
+    OwnedStore,
+    ReadSession,
+    WriteSession,
+)
 from convmem.web.pagination import parse_page_request
-from convmem.web.params import OBSERVATION_ID, PROFILE_ID, STORE_ID, SUMMARY_ID
+from convmem.web.params import OBSERVATION_ID, PROFILE_ID, SUMMARY_ID
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/{profileId}", tags=["Memory"])
 
-StoreId = Annotated[str, STORE_ID]
 ProfileId = Annotated[str, PROFILE_ID]
 ObservationId = Annotated[str, OBSERVATION_ID]
 SummaryId = Annotated[str, SUMMARY_ID]
 ConversationFilter = Annotated[str | None, Query(pattern=CONVERSATION_ID)]
-Caller = Annotated[Principal, Depends(current_principal)]
 PAGE_SIZE_LIMIT = 1000
 
 
-def _accepted(message: str) -> JSONResponse:
-    return JSONResponse({"message": message}, status_code=202)
+def app_embedder(request: Request) -> Embedder | None:
+    """The app's one embedder (None: recall is lexical-only)."""
+    return request.app.state.embedder
+
+
+AppEmbedder = Annotated[Embedder | None, Depends(app_embedder)]
+
+
+def _observation(row: Observation | ObservationRevision, observation_sid: str, info=ObservationInfo, **extra):
+    return info(
+        id=observation_sid,
+        content=row.content,
+        source=row.source,
+        occurredAt=iso(row.occurred_at),
+        conversationIds=list(row.conversation_ids) or None,
+        createdAt=iso(row.created_at),
+        updatedAt=iso(row.updated_at),
+        **extra,
+    )
+
+
+def _summary(row: ConversationSummary, info=SummaryInfo, **extra):
+    return info(
+        id=row.sid,
+        conversationId=row.conversation_id,
+        content=row.content,
+        source=row.source,
+        occurredAt=iso(row.occurred_at),
+        createdAt=iso(row.created_at),
+        updatedAt=iso(row.updated_at),
+        **extra,
+    )
+
+
+def _meta(key: str, found: MemoryPage) -> ListMeta:
+    return ListMeta(
+        key=key,
+        pageSize=len(found.rows) or found.size_asked,
+        nextToken=found.page.next_token,
+        previousToken=found.page.previous_token,
+    )
+
+
+def _name_canonical(response: Response, scope: Scope) -> None:
+    if scope.moved:
+        response.headers["Canonical-Profile-Id"] = scope.profile.sid
 
 
 # --- observations ---------------------------------------------------------------------
 
 
-@router.post("/Observations", status_code=202)
+@router.post("/Observations", status_code=202, response_model=MemoryAccepted)
 def create_observations(
-    request: Request, storeId: StoreId, profileId: ProfileId, caller: Caller, body: CreateObservationsRequest = Body()
+    session: WriteSession, store: LockedStore, profileId: ProfileId, body: CreateObservationsRequest = Body()
 ):
-    with request.app.state.db.writing() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        service.create_observations(session, scope, body.observations)
-    return _accepted("Observations creation accepted")
+    observations.create(session, resolve(session, store, profileId, follow=False), body.observations)
+    return MemoryAccepted(message="Observations creation accepted")
 
 
-@router.get("/Observations")
+@router.get("/Observations", response_model=ObservationList, response_model_exclude_none=True)
 def list_observations(
     request: Request,
-    storeId: StoreId,
+    session: ReadSession,
+    store: OwnedStore,
     profileId: ProfileId,
-    caller: Caller,
     source: Annotated[str | None, Query(min_length=1, max_length=100, pattern=SOURCE)] = None,
     createdAfter: Annotated[Timestamp | None, Query()] = None,
     createdBefore: Annotated[Timestamp | None, Query()] = None,
@@ -73,127 +139,119 @@ def list_observations(
     page = parse_page_request(
         request, max_size=PAGE_SIZE_LIMIT, filters={name: value for name, value in filters.items() if value}
     )
-    with request.app.state.db.reading() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        return service.list_observations(session, scope, page)
+    found = observations.list_page(session, resolve(session, store, profileId, follow=False), page)
+    return ObservationList(
+        observations=[_observation(row, row.sid) for row in found.rows], meta=_meta("observations", found)
+    )
 
 
-@router.get("/Observations/{observationId}")
+@router.get("/Observations/{observationId}", response_model=ObservationInfo, response_model_exclude_none=True)
 def fetch_observation(
-    request: Request, storeId: StoreId, profileId: ProfileId, observationId: ObservationId, caller: Caller
+    response: Response, session: ReadSession, store: OwnedStore, profileId: ProfileId, observationId: ObservationId
 ):
-    with request.app.state.db.reading() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=True)
-        observation = service.get_observation(session, scope, observationId)
-        body = service.observation_body(observation, observation.sid)
-    return JSONResponse(body, headers=scope.moved_headers)
+    scope = resolve(session, store, profileId, follow=True)
+    observation = observations.get(session, scope, observationId)
+    _name_canonical(response, scope)
+    return _observation(observation, observation.sid)
 
 
-@router.patch("/Observations/{observationId}", status_code=202)
+@router.patch("/Observations/{observationId}", status_code=202, response_model=MemoryAccepted)
 def patch_observation(
-    request: Request,
-    storeId: StoreId,
+    session: WriteSession,
+    store: LockedStore,
     profileId: ProfileId,
     observationId: ObservationId,
-    caller: Caller,
     body: ObservationBase = Body(),
 ):
-    with request.app.state.db.writing() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        service.patch_observation(session, scope, observationId, body)
-    return _accepted("Observation update accepted")
+    observations.patch(session, resolve(session, store, profileId, follow=False), observationId, body)
+    return MemoryAccepted(message="Observation update accepted")
 
 
-@router.delete("/Observations/{observationId}", status_code=202)
-def delete_observation(
-    request: Request, storeId: StoreId, profileId: ProfileId, observationId: ObservationId, caller: Caller
-):
-    with request.app.state.db.writing() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        service.delete_observation(session, scope, observationId)
-    return _accepted("Observation deletion accepted")
+@router.delete("/Observations/{observationId}", status_code=202, response_model=MemoryAccepted)
+def delete_observation(session: WriteSession, store: LockedStore, profileId: ProfileId, observationId: ObservationId):
+    observations.remove(session, resolve(session, store, profileId, follow=False), observationId)
+    return MemoryAccepted(message="Observation deletion accepted")
 
 
-@router.get("/Observations/{observationId}/Revisions")
+@router.get("/Observations/{observationId}/Revisions", response_model=RevisionList, response_model_exclude_none=True)
 def list_revisions(
-    request: Request, storeId: StoreId, profileId: ProfileId, observationId: ObservationId, caller: Caller
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    store: OwnedStore,
+    profileId: ProfileId,
+    observationId: ObservationId,
 ):
     page = parse_page_request(request, max_size=PAGE_SIZE_LIMIT)
-    with request.app.state.db.reading() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=True)
-        body = service.list_revisions(session, scope, observationId, page)
-    return JSONResponse(body, headers=scope.moved_headers)
+    scope = resolve(session, store, profileId, follow=True)
+    found = observations.list_revisions(session, scope, observationId, page)
+    _name_canonical(response, scope)
+    # The observation was found by this id: its revisions carry it.
+    return RevisionList(revisions=[_observation(row, observationId) for row in found.rows], meta=_meta("revisions", found))
 
 
 # --- conversation summaries -----------------------------------------------------------
 
 
-@router.post("/ConversationSummaries", status_code=202)
+@router.post("/ConversationSummaries", status_code=202, response_model=MemoryAccepted)
 def create_summaries(
-    request: Request, storeId: StoreId, profileId: ProfileId, caller: Caller, body: CreateSummariesRequest = Body()
+    session: WriteSession, store: LockedStore, profileId: ProfileId, body: CreateSummariesRequest = Body()
 ):
-    with request.app.state.db.writing() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        service.create_summaries(session, scope, body.summaries)
-    return _accepted("Summaries creation accepted")
+    summaries.create(session, resolve(session, store, profileId, follow=False), body.summaries)
+    return MemoryAccepted(message="Summaries creation accepted")
 
 
-@router.get("/ConversationSummaries")
+@router.get("/ConversationSummaries", response_model=SummaryList, response_model_exclude_none=True)
 def list_summaries(
-    request: Request, storeId: StoreId, profileId: ProfileId, caller: Caller, conversationId: ConversationFilter = None
+    request: Request, session: ReadSession, store: OwnedStore, profileId: ProfileId, conversationId: ConversationFilter = None
 ):
     filters = {"conversationId": conversationId} if conversationId else {}
     page = parse_page_request(request, max_size=PAGE_SIZE_LIMIT, filters=filters)
-    with request.app.state.db.reading() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        return service.list_summaries(session, scope, page)
+    found = summaries.list_page(session, resolve(session, store, profileId, follow=False), page)
+    return SummaryList(summaries=[_summary(row) for row in found.rows], meta=_meta("summaries", found))
 
 
-@router.get("/ConversationSummaries/{summaryId}")
-def fetch_summary(request: Request, storeId: StoreId, profileId: ProfileId, summaryId: SummaryId, caller: Caller):
-    with request.app.state.db.reading() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=True)
-        body = service.summary_body(service.get_summary(session, scope, summaryId))
-    return JSONResponse(body, headers=scope.moved_headers)
+@router.get("/ConversationSummaries/{summaryId}", response_model=SummaryInfo, response_model_exclude_none=True)
+def fetch_summary(response: Response, session: ReadSession, store: OwnedStore, profileId: ProfileId, summaryId: SummaryId):
+    scope = resolve(session, store, profileId, follow=True)
+    summary = summaries.get(session, scope, summaryId)
+    _name_canonical(response, scope)
+    return _summary(summary)
 
 
-@router.patch("/ConversationSummaries/{summaryId}", status_code=202)
+@router.patch("/ConversationSummaries/{summaryId}", status_code=202, response_model=MemoryAccepted)
 def patch_summary(
-    request: Request,
-    storeId: StoreId,
-    profileId: ProfileId,
-    summaryId: SummaryId,
-    caller: Caller,
-    body: SummaryCorePatch = Body(),
+    session: WriteSession, store: LockedStore, profileId: ProfileId, summaryId: SummaryId, body: SummaryCorePatch = Body()
 ):
-    with request.app.state.db.writing() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        service.patch_summary(session, scope, summaryId, body)
-    return _accepted("Conversation summary update accepted")
+    summaries.patch(session, resolve(session, store, profileId, follow=False), summaryId, body)
+    return MemoryAccepted(message="Conversation summary update accepted")
 
 
-@router.delete("/ConversationSummaries/{summaryId}", status_code=202)
-def delete_summary(request: Request, storeId: StoreId, profileId: ProfileId, summaryId: SummaryId, caller: Caller):
-    with request.app.state.db.writing() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        service.delete_summary(session, scope, summaryId)
-    return _accepted("Conversation summary deletion accepted")
+@router.delete("/ConversationSummaries/{summaryId}", status_code=202, response_model=MemoryAccepted)
+def delete_summary(session: WriteSession, store: LockedStore, profileId: ProfileId, summaryId: SummaryId):
+    summaries.remove(session, resolve(session, store, profileId, follow=False), summaryId)
+    return MemoryAccepted(message="Conversation summary deletion accepted")
 
 
 # --- recall ---------------------------------------------------------------------------
 
 
-@router.post("/Recall")
+@router.post("/Recall", response_model=MemoryRetrievalResponse, response_model_exclude_none=True)
 def recall(
-    request: Request,
-    storeId: StoreId,
+    session: ReadSession,
+    store: OwnedStore,
+    db: AppDatabase,
+    embedder: AppEmbedder,
     profileId: ProfileId,
-    caller: Caller,
     body: MemoryRetrievalRequest | None = Body(None),
 ):
-    db = request.app.state.db
-    with db.reading() as session:
-        scope = service.resolve(session, caller, storeId, profileId, follow=False)
-        return service.recall(
-            session, scope, body or MemoryRetrievalRequest(), embeddings.get_embedder(), sqlite=db.is_sqlite
-        )
+    scope = resolve(session, store, profileId, follow=False)
+    return recall_answer(recall_memories(session, scope, body or MemoryRetrievalRequest(), embedder, sqlite=db.is_sqlite))
+
+
+def recall_answer(found: Recalled) -> MemoryRetrievalResponse:
+    return MemoryRetrievalResponse(
+        observations=[_observation(row, row.sid, RecallObservationInfo, score=score) for row, score in found.observations],
+        summaries=[_summary(row, RecallSummaryInfo, score=score) for row, score in found.summaries],
+        meta=RecallMeta(queryTime=found.query_time_ms, searchMode=found.search_mode),
+    )

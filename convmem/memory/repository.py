@@ -36,7 +36,7 @@ from convmem.database.tables import (
     ObservationRevision,
     Profile,
 )
-from convmem.memory.recall import fts5_match
+from convmem.memory.ranking import fts5_match
 
 MemoryModel = type[Observation] | type[ConversationSummary]
 

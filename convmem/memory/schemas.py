@@ -1,4 +1,4 @@
-"""Request bodies of the memory endpoints, as the contract defines them.
+"""Request and response bodies of the memory endpoints, as the contract defines them.
 
 ``extra="forbid"`` only where the contract sets ``additionalProperties: false`` (the two
 batch wrappers); elsewhere unknown fields are ignored. Timestamps are accepted in any
@@ -107,3 +107,77 @@ class MemoryRetrievalRequest(BaseModel):
         if self.beginDate and self.endDate and self.beginDate >= self.endDate:
             raise ValueError("beginDate must be earlier than endDate")
         return self
+
+
+# --- answers ------------------------------------------------------------------------------
+# Their routes answer with ``response_model_exclude_none``: optional fields are left out, not null.
+
+
+class MemoryAccepted(BaseModel):
+    message: str
+
+
+class ListMeta(BaseModel):
+    """ObservationsMeta: pageSize is at least 1, so an empty page reports the size asked for."""
+
+    key: str
+    pageSize: int
+    nextToken: str | None = None
+    previousToken: str | None = None
+
+
+class ObservationInfo(BaseModel):
+    """An observation or one of its revisions (which share its id)."""
+
+    id: str
+    content: str
+    source: str
+    occurredAt: str
+    conversationIds: list[str] | None = None  # left out when empty
+    createdAt: str
+    updatedAt: str
+
+
+class ObservationList(BaseModel):
+    observations: list[ObservationInfo]
+    meta: ListMeta
+
+
+class RevisionList(BaseModel):
+    revisions: list[ObservationInfo]
+    meta: ListMeta
+
+
+class SummaryInfo(BaseModel):
+    id: str
+    conversationId: str
+    content: str
+    source: str | None = None
+    occurredAt: str
+    createdAt: str
+    updatedAt: str
+
+
+class SummaryList(BaseModel):
+    summaries: list[SummaryInfo]
+    meta: ListMeta
+
+
+class RecallObservationInfo(ObservationInfo):
+    score: float | None = None  # only when the query ranked it
+
+
+class RecallSummaryInfo(SummaryInfo):
+    score: float | None = None
+
+
+class RecallMeta(BaseModel):
+    queryTime: int
+    searchMode: str
+
+
+class MemoryRetrievalResponse(BaseModel):
+    observations: list[RecallObservationInfo]
+    summaries: list[RecallSummaryInfo]
+    communications: list[dict] = []  # no communications are stored
+    meta: RecallMeta

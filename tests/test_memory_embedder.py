@@ -1,0 +1,105 @@
+"""The embedder is the app's, made from the settings it was given, and its worker uses the same one.
+
+Each test works on a database of its own: the session's server runs a worker that would
+otherwise embed these memories first, with its own model.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from convmem.accounts.service import create_account
+from convmem.app import create_app
+from convmem.background.jobs import JobEnv
+from convmem.background.tasks import all_tasks
+from convmem.config import Settings
+from convmem.database.engine import Database
+from convmem.database.migrate import upgrade
+from convmem.database.tables import Account, MemoryEmbedding, Profile
+from convmem.kit.clock import WriteClock
+from convmem.kit.ids import Prefix, new_id
+from convmem.memory import observations
+from convmem.memory.schemas import ObservationCreateRequest
+from convmem.memory.scope import Scope
+from convmem.profiles.addressing import ProfileRef
+from convmem.stores.service import create_store
+from convmem.web.auth import Principal
+
+
+@dataclass
+class World:
+    db: Database
+    settings: Settings
+    account_sid: str
+    secret: str
+    store_sid: str
+    scope: Scope
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    url = f"sqlite:///{tmp_path / 'embedder.db'}"
+    db = Database(url)
+    upgrade(db)
+    with db.writing() as session:
+        credentials = create_account(session, "embedder")
+        account = session.scalar(select(Account).where(Account.sid == credentials.sid))
+        store = create_store(session, Principal(account.id, account.sid), "embedder", None)
+        profile = Profile(sid=new_id(Prefix.PROFILE), store_id=store.id, traits={}, trait_meta={})
+        session.add(profile)
+        session.flush()
+        scope = Scope(store.id, ProfileRef(profile.id, profile.sid), profile.sid)
+        store_sid = store.sid
+    settings = Settings(database_url=url, data_dir=tmp_path, embedded_worker=False, embeddings="off")
+    yield World(db, settings, credentials.sid, credentials.secret, store_sid, scope)
+    db.dispose()
+
+
+class RecordingEmbedder:
+    name = "recording"
+    loaded = True
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def encode(self, texts):
+        np = pytest.importorskip("numpy")
+        self.texts += texts
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+
+def remember(world: World, content: str) -> None:
+    with world.db.writing() as session:
+        item = ObservationCreateRequest(content=content, source="api", occurredAt="2025-01-15T10:00:00Z")
+        observations.create(session, world.scope, [item])
+
+
+def test_recall_follows_the_settings_the_app_was_made_with(world):
+    remember(world, "Prefers window seats")
+    with TestClient(create_app(world.settings, world.db)) as client:
+        client.auth = (world.account_sid, world.secret)
+        path = f"/v1/Stores/{world.store_sid}/Profiles/{world.scope.profile.sid}/Recall"
+        response = client.post(path, json={"query": "window seat"})
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"]["searchMode"] == "lexical"
+
+
+def test_the_worker_embeds_with_the_embedder_it_is_handed(world):
+    remember(world, "Allergic to peanuts")
+    embedder = RecordingEmbedder()
+    embed_pending, *_ = all_tasks(JobEnv(world.db, world.settings, WriteClock(), embedder))
+    assert embed_pending() is True
+    assert embedder.texts == ["Allergic to peanuts"]
+    with world.db.reading() as session:
+        assert session.scalars(select(MemoryEmbedding.model)).all() == ["recording"]
+    assert embed_pending() is False
+
+
+def test_without_an_embedder_the_worker_leaves_memories_pending(world):
+    remember(world, "Allergic to peanuts")
+    embed_pending, *_ = all_tasks(JobEnv(world.db, world.settings, WriteClock(), None))
+    assert embed_pending() is False
+    with world.db.reading() as session:
+        assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]
