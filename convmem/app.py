@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     metrics = Metrics()
     app.state.metrics = metrics
     app.state.store_deletion_hooks = _store_deletion_hooks()
+    app.state.operation_lookups = _operation_lookups()
     app.state.clock = WriteClock()
 
     _install_error_handlers(app)
@@ -71,6 +72,13 @@ def _store_deletion_hooks() -> list:
     from convmem.imports.service import uploads_of_deleted_store
 
     return [uploads_of_deleted_store]
+
+
+def _operation_lookups() -> list:
+    """Work with operation ids of its own that the Operations endpoint answers for."""
+    from convmem.bulk.endpoints import batch_as_operation
+
+    return [batch_as_operation]
 
 
 def _install_routes(app: FastAPI) -> None:

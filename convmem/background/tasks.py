@@ -7,7 +7,7 @@ from convmem.background.worker import Task
 
 
 def all_tasks(env: JobEnv) -> list[Task]:
-    from convmem.bulk.service import BULK_JOBS
+    from convmem.bulk.job import BULK_JOBS
     from convmem.imports.service import IMPORT_JOBS
     from convmem.memory.service import embed_pending
 
