@@ -181,13 +181,10 @@ class S3Blobs:
         (self.cache / key).unlink(missing_ok=True)
 
 
-_BLOB_SETTINGS = {"data_dir", "signing_key", "s3_bucket", "s3_endpoint_url", "s3_region", "upload_url_ttl_seconds"}
-_blob_stores: dict[str, LocalBlobs | S3Blobs] = {}
+BlobStore = LocalBlobs | S3Blobs
 
 
-def blob_store(settings: Settings) -> LocalBlobs | S3Blobs:
-    """One store per configuration: a boto3 client is costly to make."""
-    fingerprint = settings.model_dump_json(include=_BLOB_SETTINGS)
-    if fingerprint not in _blob_stores:
-        _blob_stores[fingerprint] = S3Blobs(settings) if settings.s3_bucket else LocalBlobs(settings)
-    return _blob_stores[fingerprint]
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The store the settings name. Made once by each composition root (the app, ``convmem
+    worker``) and handed down: a boto3 client is costly to make."""
+    return S3Blobs(settings) if settings.s3_bucket else LocalBlobs(settings)

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased, defer
 
+from convmem.background.blobstore import BlobStore
 from convmem.config import Settings
 from convmem.database.engine import Database
 from convmem.database.tables import Job
@@ -62,6 +63,7 @@ class JobEnv:
     db: Database
     settings: Settings
     clock: WriteClock
+    blobs: BlobStore
 
 
 class LeaseLost(Exception):

@@ -8,7 +8,7 @@ from convmem.background.worker import Task
 
 def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.bulk.job import BULK_JOBS
-    from convmem.imports.service import IMPORT_JOBS
+    from convmem.imports.job import IMPORT_JOBS
     from convmem.memory.service import embed_pending
 
     return [partial(embed_pending, env.db), JobRunner([BULK_JOBS, IMPORT_JOBS], env)]

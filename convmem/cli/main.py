@@ -96,6 +96,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background workers on their own (bulk batches, imports, embeddings)."""
+    from convmem.background.blobstore import open_blob_store
     from convmem.background.jobs import JobEnv
     from convmem.background.tasks import all_tasks
     from convmem.background.worker import Worker
@@ -108,7 +109,7 @@ def worker() -> None:
     upgrade(db)
     console.print("convmem worker running; Ctrl-C to stop")
     try:
-        Worker(all_tasks(JobEnv(db, settings, WriteClock()))).run_forever()
+        Worker(all_tasks(JobEnv(db, settings, WriteClock(), open_blob_store(settings)))).run_forever()
     except KeyboardInterrupt:
         pass
 
