@@ -2,6 +2,7 @@
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from convmem import __version__
+from convmem.background.blobstore import BlobStore, open_blob_store
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
 from convmem.kit.clock import WriteClock
@@ -37,7 +39,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             from convmem.background.tasks import all_tasks
             from convmem.background.worker import Worker
 
-            worker = Worker(all_tasks(JobEnv(db, settings, app.state.clock, app.state.embedder)))
+            env = JobEnv(db=db, settings=settings, clock=app.state.clock, blobs=app.state.blobs, embedder=app.state.embedder)
+            worker = Worker(all_tasks(env))
             worker.start_thread()
         yield
         if worker:
@@ -55,7 +58,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     metrics = Metrics()
     app.state.metrics = metrics
-    app.state.store_deletion_hooks = _store_deletion_hooks()
+    app.state.blobs = open_blob_store(settings)
+    app.state.store_deletion_hooks = _store_deletion_hooks(app.state.blobs)
+    app.state.operation_lookups = _operation_lookups()
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
 
@@ -69,11 +74,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
-def _store_deletion_hooks() -> list:
+def _store_deletion_hooks(blobs: BlobStore) -> list:
     from convmem.imports.service import uploads_of_deleted_store
     from convmem.traitgroups.purge import operations_of_deleted_store
 
-    return [uploads_of_deleted_store, operations_of_deleted_store]
+    return [partial(uploads_of_deleted_store, blobs), operations_of_deleted_store]
+
+
+def _operation_lookups() -> list:
+    """Work with operation ids of its own that the Operations endpoint answers for."""
+    from convmem.bulk.endpoints import batch_as_operation
+
+    return [batch_as_operation]
 
 
 def _install_routes(app: FastAPI) -> None:

@@ -152,3 +152,11 @@ def test_the_operations_endpoint_answers_for_a_batch(twilio_client, api, store):
     fetched = twilio_client.memory.v1.operations(operation).fetch()
     assert fetched.status == "COMPLETED"
     assert api.get("/v1/ControlPlane/Operations/mem_bulk_01jzzzzzzzzzzzzzzzzzzzzzzz").status_code == 404
+
+
+def test_an_operation_id_that_only_starts_like_a_batch_id_is_404(api):
+    """Not looked up as a batch: NUL is text PostgreSQL cannot compare."""
+    for operation in ("mem_bulk_a%00b", "mem_bulk_nothing"):
+        response = api.get(f"/v1/ControlPlane/Operations/{operation}")
+        assert response.status_code == 404, response.text
+        assert response.json()["message"] == f"Operation '{operation.replace('%00', chr(0))}' was not found"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from convmem.accounts.service import create_account
 from convmem.app import create_app
+from convmem.background.blobstore import open_blob_store
 from convmem.background.jobs import JobEnv
 from convmem.background.tasks import all_tasks
 from convmem.config import Settings
@@ -76,6 +77,11 @@ def remember(world: World, content: str) -> None:
         observations.create(session, world.scope, [item])
 
 
+def job_env(world, embedder) -> JobEnv:
+    blobs = open_blob_store(world.settings)
+    return JobEnv(db=world.db, settings=world.settings, clock=WriteClock(), blobs=blobs, embedder=embedder)
+
+
 def test_recall_follows_the_settings_the_app_was_made_with(world):
     remember(world, "Prefers window seats")
     with TestClient(create_app(world.settings, world.db)) as client:
@@ -89,7 +95,7 @@ def test_recall_follows_the_settings_the_app_was_made_with(world):
 def test_the_worker_embeds_with_the_embedder_it_is_handed(world):
     remember(world, "Allergic to peanuts")
     embedder = RecordingEmbedder()
-    embed_pending, *_ = all_tasks(JobEnv(world.db, world.settings, WriteClock(), embedder))
+    embed_pending, *_ = all_tasks(job_env(world, embedder))
     assert embed_pending() is True
     assert embedder.texts == ["Allergic to peanuts"]
     with world.db.reading() as session:
@@ -99,7 +105,7 @@ def test_the_worker_embeds_with_the_embedder_it_is_handed(world):
 
 def test_without_an_embedder_the_worker_leaves_memories_pending(world):
     remember(world, "Allergic to peanuts")
-    embed_pending, *_ = all_tasks(JobEnv(world.db, world.settings, WriteClock(), None))
+    embed_pending, *_ = all_tasks(job_env(world, None))
     assert embed_pending() is False
     with world.db.reading() as session:
         assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]

@@ -4,10 +4,14 @@ request, the rest in a durable job, the operation RUNNING until that job is done
 The server here runs without its embedded worker and with chunks of 2 profiles, so the test
 decides when the job runs."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from convmem.accounts.service import create_account
+from convmem.background.blobstore import open_blob_store
 from convmem.background.jobs import MAX_ATTEMPTS, JobEnv, JobRunner
 from convmem.config import Settings
 from convmem.database.tables import Job, Profile, Store
@@ -34,7 +38,9 @@ def own(backend, tmp_path):
 
 
 def run_jobs(backend) -> None:
-    runner = JobRunner([PURGE_JOBS], JobEnv(backend.db, Settings(job_chunk_size=CHUNK), WriteClock()))
+    settings = Settings(job_chunk_size=CHUNK, data_dir=Path(tempfile.mkdtemp(prefix="purge-")), signing_key="test-signing-key")
+    env = JobEnv(db=backend.db, settings=settings, clock=WriteClock(), blobs=open_blob_store(settings))
+    runner = JobRunner([PURGE_JOBS], env)
     while runner():
         pass
 

@@ -43,18 +43,30 @@ def blob_key(account_sid: str, store_sid: str, import_sid: str, filename: str) -
 
 
 def signing_key(settings: Settings) -> bytes:
-    """The configured key, else one generated once and kept under ``data_dir``."""
+    """The configured key, else one generated once and kept under ``data_dir``.
+
+    Several processes on one ``data_dir`` may look for it at once (each server process opens
+    its blob store as it starts): the key is written to a part file and linked into place
+    whole, so none reads it half-written, and linking fails if the file exists, so the first
+    key written wins."""
     if settings.signing_key:
         return settings.signing_key.encode()
     path = settings.data_dir / SIGNING_KEY_FILE
+    with suppress(FileNotFoundError):
+        return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    part = path.with_name(f"{path.name}.{uuid.uuid4().hex}.part")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(key)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(part, path)
     except FileExistsError:
         return path.read_bytes().strip()
-    key = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
+    finally:
+        part.unlink(missing_ok=True)
     return key
 
 
@@ -169,13 +181,10 @@ class S3Blobs:
         (self.cache / key).unlink(missing_ok=True)
 
 
-_BLOB_SETTINGS = {"data_dir", "signing_key", "s3_bucket", "s3_endpoint_url", "s3_region", "upload_url_ttl_seconds"}
-_blob_stores: dict[str, LocalBlobs | S3Blobs] = {}
+BlobStore = LocalBlobs | S3Blobs
 
 
-def blob_store(settings: Settings) -> LocalBlobs | S3Blobs:
-    """One store per configuration: a boto3 client is costly to make."""
-    fingerprint = settings.model_dump_json(include=_BLOB_SETTINGS)
-    if fingerprint not in _blob_stores:
-        _blob_stores[fingerprint] = S3Blobs(settings) if settings.s3_bucket else LocalBlobs(settings)
-    return _blob_stores[fingerprint]
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The store the settings name. Made once by each composition root (the app, ``convmem
+    worker``) and handed down: a boto3 client is costly to make."""
+    return S3Blobs(settings) if settings.s3_bucket else LocalBlobs(settings)

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased, defer
 
+from convmem.background.blobstore import BlobStore
 from convmem.config import Settings
 from convmem.database.engine import Database
 from convmem.database.tables import Job
@@ -55,13 +56,14 @@ class Claim:
     lease_seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobEnv:
     """What a job's handler works with, handed down by whoever runs the worker."""
 
     db: Database
     settings: Settings
     clock: WriteClock
+    blobs: BlobStore
     # The memory embedder, shared with the app's Recall (None: memories are not embedded).
     embedder: object | None = None
 

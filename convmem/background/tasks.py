@@ -7,8 +7,8 @@ from convmem.background.worker import Task
 
 
 def all_tasks(env: JobEnv) -> list[Task]:
-    from convmem.bulk.service import BULK_JOBS
-    from convmem.imports.service import IMPORT_JOBS
+    from convmem.bulk.job import BULK_JOBS
+    from convmem.imports.job import IMPORT_JOBS
     from convmem.memory.embedding_task import embed_pending
     from convmem.traitgroups.purge import PURGE_JOBS
 

@@ -4,25 +4,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Job, Store
-from convmem.web.errors import not_found
 
 KIND = "bulk"
 
 
-def get(session: Session, store_pk: int, operation_sid: str) -> Job:
-    job = session.scalar(select(Job).where(Job.sid == operation_sid, Job.store_id == store_pk, Job.kind == KIND))
-    if job is None:
-        raise not_found(f"Bulk operation '{operation_sid}' was not found")
-    return job
+def get(session: Session, store_pk: int, operation_sid: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.sid == operation_sid, Job.store_id == store_pk, Job.kind == KIND))
 
 
-def get_for_account(session: Session, account_pk: int, operation_sid: str) -> tuple[Job, str]:
+def get_for_account(session: Session, account_pk: int, operation_sid: str) -> tuple[Job, str] | None:
     """A batch of any of the account's stores, with its store's id."""
     row = session.execute(
         select(Job, Store.sid)
         .join(Store, Store.id == Job.store_id)
         .where(Job.sid == operation_sid, Job.kind == KIND, Store.account_id == account_pk)
     ).first()
-    if row is None:
-        raise not_found(f"Operation '{operation_sid}' was not found")
-    return row[0], row[1]
+    return None if row is None else (row[0], row[1])

@@ -20,3 +20,42 @@ class BulkAccepted(BaseModel):
     message: str = "Profile batch accepted for processing."
     operationId: str
     statusUrl: str
+
+
+class BatchProgress(BaseModel):
+    processed: int
+    total: int
+
+
+class BatchSummary(BaseModel):
+    created: int
+    updated: int
+    failed: int
+
+
+class ItemError(BaseModel):
+    code: int
+    message: str
+
+
+class ItemResult(BaseModel):
+    index: int
+    status: str
+    profileId: str | None = None
+    mergedProfileIds: list[str] | None = None
+    error: ItemError | None = None
+
+
+class BulkStatus(BaseModel):
+    """The batch's own status (a convmem extension, docs/imports-and-bulk.md)."""
+
+    operationId: str
+    status: str
+    createdAt: str
+    updatedAt: str
+    statusUrl: str
+    progress: BatchProgress
+    summary: BatchSummary
+    results: list[ItemResult]
+    completedAt: str | None = None
+    error: str | None = None

@@ -96,6 +96,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background workers on their own (bulk batches, imports, embeddings)."""
+    from convmem.background.blobstore import open_blob_store
     from convmem.background.jobs import JobEnv
     from convmem.background.tasks import all_tasks
     from convmem.background.worker import Worker
@@ -109,7 +110,10 @@ def worker() -> None:
     upgrade(db)
     console.print("convmem worker running; Ctrl-C to stop")
     try:
-        Worker(all_tasks(JobEnv(db, settings, WriteClock(), embedder_for(settings)))).run_forever()
+        env = JobEnv(
+            db=db, settings=settings, clock=WriteClock(), blobs=open_blob_store(settings), embedder=embedder_for(settings)
+        )
+        Worker(all_tasks(env)).run_forever()
     except KeyboardInterrupt:
         pass
 

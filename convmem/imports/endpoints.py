@@ -1,18 +1,36 @@
 """``/v1/Stores/{storeId}/Profiles/Imports[/{importId}[/Errors]]`` and the upload URL ``/v1/Uploads/{importId}``."""
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from convmem.background.blobstore import LocalBlobs, UploadRejected, blob_store
+from convmem.background.blobstore import BlobStore, LocalBlobs, UploadRejected
 from convmem.imports import service
-from convmem.imports.schemas import CreateImportRequest
-from convmem.web.auth import Principal, current_principal
+from convmem.imports.schemas import (
+    CreateImportRequest,
+    ImportCreated,
+    ImportList,
+    ImportProgress,
+    ImportStatus,
+    ImportSummary,
+    UploadReceived,
+)
+from convmem.kit.timefmt import iso
+from convmem.web.dependencies import (
+    AppDatabase,
+    Caller,
+    LockedStore,
+    OwnedStore,
+    ReadSession,
+    WriteSession,
+)
 from convmem.web.errors import ApiError, Code, not_found
 from convmem.web.pagination import page_body, parse_page_request
-from convmem.web.params import IMPORT_ID, STORE_ID
+from convmem.web.params import IMPORT_ID
 from convmem.web.urls import absolute, public_base
 
 router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles/Imports", tags=["Profile"])
@@ -21,56 +39,73 @@ uploads_router = APIRouter(prefix="/v1/Uploads", tags=["Uploads"])
 MAX_LISTED = 100
 
 
-@router.post("", status_code=201)
+def get_blob_store(request: Request) -> BlobStore:
+    return request.app.state.blobs
+
+
+Blobs = Annotated[BlobStore, Depends(get_blob_store)]
+
+
+@router.post("", status_code=201, response_model=ImportCreated)
 def create_import(
-    request: Request,
-    storeId: str = STORE_ID,
-    body: CreateImportRequest = Body(),
-    principal: Principal = Depends(current_principal),
+    request: Request, principal: Caller, session: WriteSession, store: LockedStore, blobs: Blobs, body: CreateImportRequest = Body()
 ):
-    created = service.create(request.app.state.db, principal, storeId, body, public_base(request))
-    return JSONResponse(created.model_dump(), status_code=201)
+    imported = service.create(session, principal, store, body)
+    url = blobs.upload_url(public_base(request), imported.sid, imported.blob_key, imported.file_size)
+    return ImportCreated(importId=imported.sid, url=url)
 
 
-@router.get("")
-def list_imports(request: Request, storeId: str = STORE_ID, principal: Principal = Depends(current_principal)):
+@router.get("", response_model=ImportList)
+def list_imports(request: Request, session: ReadSession, store: OwnedStore):
     page_request = parse_page_request(request, max_size=1000)
-    page_request = replace(page_request, size=min(page_request.size, MAX_LISTED))
-    page = service.list_page(request.app.state.db, principal, storeId, page_request)
+    page = service.list_page(session, store, replace(page_request, size=min(page_request.size, MAX_LISTED)))
     return page_body("imports", [row.sid for row in page.items], page)
 
 
-@router.get("/{importId}")
-def fetch_import(
-    request: Request, storeId: str = STORE_ID, importId: str = IMPORT_ID, principal: Principal = Depends(current_principal)
-):
-    report = absolute(request, f"/v1/Stores/{storeId}/Profiles/Imports/{importId}/Errors")
-    return service.fetch(request.app.state.db, principal, storeId, importId, report)
+@router.get("/{importId}", response_model=ImportStatus, response_model_exclude_none=True)
+def fetch_import(request: Request, session: ReadSession, store: OwnedStore, importId: str = IMPORT_ID):
+    imported = service.get(session, store, importId)
+    return ImportStatus(
+        importId=imported.sid,
+        status=imported.status,
+        filename=imported.filename,
+        createdAt=iso(imported.created_at),
+        updatedAt=iso(imported.updated_at),
+        fileSize=imported.file_size,
+        columnMappings=imported.column_mappings,
+        summary=ImportSummary(errors=imported.errors, warnings=imported.warnings),
+        progress=ImportProgress(processedRows=imported.processed_rows, totalRows=imported.total_rows),
+        errorReportUrl=absolute(request, f"/v1/Stores/{store.sid}/Profiles/Imports/{imported.sid}/Errors"),
+        failureReason=imported.failure or None,
+    )
 
 
 @router.get("/{importId}/Errors")
-def import_errors(
-    request: Request, storeId: str = STORE_ID, importId: str = IMPORT_ID, principal: Principal = Depends(current_principal)
-):
-    lines = service.error_report(request.app.state.db, principal, storeId, importId)
+def import_errors(db: AppDatabase, session: ReadSession, store: OwnedStore, importId: str = IMPORT_ID):
+    import_pk = service.get(session, store, importId).id
+    # The report streams after the request's transaction has ended; it reads with its own.
     return StreamingResponse(
-        lines,
+        service.error_report(db, import_pk),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{importId}-errors.csv"'},
     )
 
 
-@uploads_router.put("/{importId}")
+@uploads_router.put("/{importId}", response_model=UploadReceived)
 async def upload(
     request: Request,
+    db: AppDatabase,
+    blobs: Blobs,
     importId: str = IMPORT_ID,
     expires: str = Query(default=""),
     signature: str = Query(default=""),
 ):
-    """The pre-signed upload URL convmem serves itself: the signature is the credential."""
-    blobs = blob_store(request.app.state.settings)
-    db = request.app.state.db
-    imported = await run_in_threadpool(service.awaiting_upload, db, importId)
+    """The pre-signed upload URL convmem serves itself: the signature is the credential.
+
+    Two short transactions instead of one for the request: the body (up to 100 MiB) streams
+    in between, and a transaction held across it would hold a snapshot, and on SQLite the
+    writer lock, for as long as the upload takes."""
+    imported = await run_in_threadpool(_in_transaction, db.reading, service.awaiting_upload, importId)
     if not isinstance(blobs, LocalBlobs) or imported is None:
         raise not_found(f"No import '{importId}' is waiting for an upload here")
     try:
@@ -83,5 +118,11 @@ async def upload(
         await blobs.receive(imported.blob_key, request.stream(), imported.file_size)
     except UploadRejected as rejected:
         raise ApiError(rejected.status, Code.INVALID_UPLOAD, str(rejected)) from None
-    await run_in_threadpool(service.upload_received, db, imported)
-    return JSONResponse({"message": "File received; the import will be processed."}, status_code=200)
+    await run_in_threadpool(_in_transaction, db.writing, service.upload_received, imported)
+    return UploadReceived()
+
+
+def _in_transaction(transaction: Callable, action: Callable, *args):
+    """``action(session, *args)`` in a transaction of its own (``db.reading`` or ``db.writing``)."""
+    with transaction() as session:
+        return action(session, *args)

@@ -5,18 +5,16 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from convmem.database.engine import Database
 from convmem.database.tables import Import, ImportRowError
-from convmem.web.errors import not_found
 from convmem.web.pagination import Page, PageRequest, keyset
 
+KIND = "import"
 REPORT_PAGE = 5000
 
 
-def get(session: Session, store_pk: int, import_sid: str) -> Import:
-    imported = session.scalar(select(Import).where(Import.sid == import_sid, Import.store_id == store_pk))
-    if imported is None:
-        raise not_found(f"Import '{import_sid}' was not found")
-    return imported
+def get(session: Session, store_pk: int, import_sid: str) -> Import | None:
+    return session.scalar(select(Import).where(Import.sid == import_sid, Import.store_id == store_pk))
 
 
 def by_sid(session: Session, import_sid: str) -> Import | None:
@@ -51,7 +49,7 @@ def add_row_errors(session: Session, import_pk: int, entries: Sequence[tuple[int
         )
 
 
-def row_errors(db, import_pk: int) -> Iterator[ImportRowError]:
+def row_errors(db: Database, import_pk: int) -> Iterator[ImportRowError]:
     """The report in file order, read a page per transaction so a long download holds no snapshot."""
     after = 0
     while True:

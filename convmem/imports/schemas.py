@@ -1,5 +1,7 @@
 """Contract models of profile imports."""
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_FILE_SIZE = 100 * 1024 * 1024
@@ -24,3 +26,36 @@ class CreateImportRequest(BaseModel):
 class ImportCreated(BaseModel):
     importId: str
     url: str
+
+
+class ImportList(BaseModel):
+    imports: list[str]
+    meta: dict[str, Any]
+
+
+class ImportSummary(BaseModel):
+    errors: int
+    warnings: int
+
+
+class ImportProgress(BaseModel):
+    processedRows: int
+    totalRows: int | None = None
+
+
+class ImportStatus(BaseModel):
+    importId: str
+    status: str
+    filename: str
+    createdAt: str
+    updatedAt: str
+    fileSize: int
+    columnMappings: list[ColumnMappingItem]
+    summary: ImportSummary
+    progress: ImportProgress
+    errorReportUrl: str
+    failureReason: str | None = None
+
+
+class UploadReceived(BaseModel):
+    message: str = "File received; the import will be processed."

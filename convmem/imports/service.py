@@ -1,84 +1,58 @@
-"""CSV imports: create (mappings checked against the store's schema), upload, process, report.
+"""CSV imports, the API side: create (mappings checked against the store's schema), accept
+the upload, and report.
 
-An import's job is enqueued with the import, WAITING for the file. The worker checks for
-the upload (the local upload endpoint wakes it at once; for S3 it looks again every few
-seconds) until the URL expires. Then, in one pass over the file, it checks the header
-against the mappings and counts the rows: a missing column or an unreadable file fails the
-import before anything is written. Then it imports the rows a chunk per transaction: the
-chunk's profile writes, its row errors, the import's counters and the job's byte offset
-commit together, so a killed worker's successor resumes exactly after the last committed
-chunk. Each row is a create body going through ``profiles.service.prepare`` and
-``write_many``: the path a single create takes.
+An import is created with its job, WAITING for the file (``imports.job`` does the work).
+The upload URL is the blob store's: convmem's own ``/v1/Uploads/{importId}``, whose upload
+wakes the job at once, or an S3 pre-signed URL the job polls for.
 """
 
 import csv
 import io
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
-from itertools import islice
 
 from sqlalchemy.orm import Session
 
 from convmem.background import jobs
-from convmem.background.blobstore import blob_key, blob_store
-from convmem.config import get_settings
+from convmem.background.blobstore import BlobStore, blob_key
 from convmem.database.engine import Database
 from convmem.database.tables import Import, Store, utcnow
 from convmem.imports import repository
-from convmem.imports.rows import CsvRecords, UnreadableFile, cell_value, is_blank
-from convmem.imports.schemas import CreateImportRequest, ImportCreated
-from convmem.kit.clock import WriteClock
+from convmem.imports.repository import KIND
+from convmem.imports.schemas import CreateImportRequest
 from convmem.kit.ids import Prefix, new_id
-from convmem.kit.timefmt import iso
 from convmem.profiles.context import StoreContext, load_context
-from convmem.profiles.writer import prepare, write_many
 from convmem.traitgroups.service import normalize_trait_name
 from convmem.web.auth import Principal
-from convmem.web.dependencies import find_owned_store
-from convmem.web.errors import ApiError, Code, bad_request
+from convmem.web.errors import ApiError, Code, bad_request, not_found
 from convmem.web.pagination import Page, PageRequest
 
 log = logging.getLogger("convmem.imports")
 
-KIND = "import"
-S3_POLL_SECONDS = 2.0
-LOCAL_POLL_SECONDS = 10.0
-# An upload that started just before its URL expired may still be streaming.
-UPLOAD_GRACE_SECONDS = 60
 
-
-def create(db: Database, principal: Principal, store_sid: str, body: CreateImportRequest, base_url: str) -> ImportCreated:
-    settings = get_settings()
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        mappings = check_mappings(load_context(session, store), body)
+def create(session: Session, principal: Principal, store: Store, body: CreateImportRequest) -> Import:
+    """Check the mappings and record the import with its job, in the caller's transaction."""
+    mappings = check_mappings(load_context(session, store), body)
     import_sid = new_id(Prefix.IMPORT)
-    key = blob_key(principal.account_sid, store_sid, import_sid, body.filename)
-    with db.writing() as session:
-        store = find_owned_store(session, principal, store_sid)
-        job = jobs.enqueue(session, sid=import_sid, kind=KIND, store_pk=store.id, payload={"importId": import_sid}, waiting=True)
-        now = utcnow()
-        session.add(
-            Import(
-                sid=import_sid,
-                store_id=store.id,
-                filename=body.filename,
-                file_size=body.fileSize,
-                column_mappings=mappings,
-                status="PENDING",
-                blob_key=key,
-                job_id=job.id,
-                processed_rows=0,
-                errors=0,
-                warnings=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    url = blob_store(settings).upload_url(base_url, import_sid, key, body.fileSize)
-    return ImportCreated(importId=import_sid, url=url)
+    job = jobs.enqueue(session, sid=import_sid, kind=KIND, store_pk=store.id, payload={"importId": import_sid}, waiting=True)
+    now = utcnow()
+    imported = Import(
+        sid=import_sid,
+        store_id=store.id,
+        filename=body.filename,
+        file_size=body.fileSize,
+        column_mappings=mappings,
+        status="PENDING",
+        blob_key=blob_key(principal.account_sid, store.sid, import_sid, body.filename),
+        job_id=job.id,
+        processed_rows=0,
+        errors=0,
+        warnings=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(imported)
+    return imported
 
 
 def check_mappings(ctx: StoreContext, body: CreateImportRequest) -> list[dict]:
@@ -113,68 +87,42 @@ def check_mappings(ctx: StoreContext, body: CreateImportRequest) -> list[dict]:
     return mappings
 
 
-def fetch(db: Database, principal: Principal, store_sid: str, import_sid: str, error_report_url: str) -> dict:
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        imported = repository.get(session, store.id, import_sid)
-    progress = {"processedRows": imported.processed_rows}
-    if imported.total_rows is not None:
-        progress["totalRows"] = imported.total_rows
-    body = {
-        "importId": imported.sid,
-        "status": imported.status,
-        "filename": imported.filename,
-        "createdAt": iso(imported.created_at),
-        "updatedAt": iso(imported.updated_at),
-        "fileSize": imported.file_size,
-        "columnMappings": imported.column_mappings,
-        "summary": {"errors": imported.errors, "warnings": imported.warnings},
-        "progress": progress,
-        "errorReportUrl": error_report_url,
-    }
-    if imported.failure:
-        body["failureReason"] = imported.failure
-    return body
+def get(session: Session, store: Store, import_sid: str) -> Import:
+    imported = repository.get(session, store.id, import_sid)
+    if imported is None:
+        raise not_found(f"Import '{import_sid}' was not found")
+    return imported
 
 
-def list_page(db: Database, principal: Principal, store_sid: str, page: PageRequest) -> Page:
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        return repository.page_of(session, store.id, page)
+def list_page(session: Session, store: Store, page: PageRequest) -> Page:
+    return repository.page_of(session, store.id, page)
 
 
-def error_report(db: Database, principal: Principal, store_sid: str, import_sid: str) -> Iterator[str]:
-    """The per-row report as CSV text: row, column, severity, reason."""
-    with db.reading() as session:
-        store = find_owned_store(session, principal, store_sid)
-        import_pk = repository.get(session, store.id, import_sid).id
-
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["row", "column", "severity", "reason"])
-        for entry in repository.row_errors(db, import_pk):
-            writer.writerow([entry.row_number, entry.column, entry.severity, entry.reason])
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return lines()
+def error_report(db: Database, import_pk: int) -> Iterator[str]:
+    """The per-row report as CSV text: row, column, severity, reason. Streamed after the
+    request's own transaction has ended, so it reads a page per transaction of its own."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["row", "column", "severity", "reason"])
+    for entry in repository.row_errors(db, import_pk):
+        writer.writerow([entry.row_number, entry.column, entry.severity, entry.reason])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
-def uploads_of_deleted_store(session: Session, store_pk: int) -> Callable[[], None]:
-    """The store deletion's hook: the files of its imports that will never run, deleted once
-    the deletion has committed."""
+def uploads_of_deleted_store(blobs: BlobStore, session: Session, store_pk: int) -> Callable[[], None]:
+    """The store deletion's hook (the app binds its blob store): the files of its imports
+    that will never run, deleted once the deletion has committed."""
     keys = repository.unfinished_blob_keys(session, store_pk)
-    return lambda: discard_uploads(keys)
+    return lambda: discard_uploads(blobs, keys)
 
 
-def discard_uploads(keys: list[str]) -> None:
+def discard_uploads(blobs: BlobStore, keys: list[str]) -> None:
     """Delete the files of imports that will never run (their store is gone). Called after
     the deletion committed: a file that fails to go is logged, the deletion stands."""
-    blobs = blob_store(get_settings())
     for key in keys:
         try:
             blobs.delete(key)
@@ -182,220 +130,10 @@ def discard_uploads(keys: list[str]) -> None:
             log.exception("could not delete the upload %s", key)
 
 
-def awaiting_upload(db: Database, import_sid: str) -> Import | None:
-    with db.reading() as session:
-        imported = repository.by_sid(session, import_sid)
+def awaiting_upload(session: Session, import_sid: str) -> Import | None:
+    imported = repository.by_sid(session, import_sid)
     return imported if imported is not None and imported.status == "PENDING" else None
 
 
-def upload_received(db: Database, imported: Import) -> None:
-    with db.writing() as session:
-        jobs.wake(session, imported.job_id)
-
-
-# The worker's side.
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    index: int
-    group: str
-    trait: str
-
-
-class ImportFailed(Exception):
-    def __init__(self, message: str, row_errors: list[tuple[int, str, str, str]] | None = None):
-        super().__init__(message)
-        self.row_errors = row_errors or []
-
-
-def run(env: jobs.JobEnv, claim: jobs.Claim) -> None:
-    db, settings = env.db, env.settings
-    blobs = blob_store(settings)
-    with db.reading() as session:
-        imported = repository.by_job(session, claim.id)
-    if imported is None:
-        return
-    try:
-        if "offset" not in claim.progress:
-            size = blobs.size(imported.blob_key)
-            if size is None:
-                size = _wait_for_upload(env, claim, imported, blobs)
-                if size is None:
-                    return
-            if size != imported.file_size:
-                raise ImportFailed(f"The uploaded file is {size} bytes but the import declared a fileSize of {imported.file_size}")
-            progress = _start(db, claim, imported, blobs.local_copy(imported.blob_key))
-        else:
-            progress = claim.progress
-        _import_rows(env, claim, imported, blobs.local_copy(imported.blob_key), progress)
-    except (ImportFailed, UnreadableFile) as failure:
-        with db.writing() as session:
-            job = jobs.checkpoint(session, claim)
-            row_errors = failure.row_errors if isinstance(failure, ImportFailed) else []
-            _fail(session, session.get(Import, imported.id), str(failure), row_errors)
-            jobs.finish(job, "FAILED", {"error": str(failure)})
-    # Finished either way: the rows and the report are in the database, the file isn't needed.
-    blobs.delete(imported.blob_key)
-
-
-def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
-    imported = repository.by_job(session, claim.id)
-    if imported is not None:
-        _fail(session, imported, f"The import could not be processed: {reason}", [])
-
-
-def _fail(session: Session, imported: Import, message: str, row_errors: list) -> None:
-    repository.add_row_errors(session, imported.id, row_errors)
-    imported.status = "FAILED"
-    imported.failure = message
-    imported.errors += sum(1 for entry in row_errors if entry[2] == "error")
-    imported.updated_at = utcnow()
-
-
-def _wait_for_upload(env: jobs.JobEnv, claim: jobs.Claim, imported: Import, blobs) -> int | None:
-    """Set the job aside until the upload wakes it or a polling interval passes; returns the
-    file's size instead if it has landed after all."""
-    db, settings = env.db, env.settings
-    polling = S3_POLL_SECONDS if settings.s3_bucket else LOCAL_POLL_SECONDS
-    deadline = imported.created_at + timedelta(seconds=settings.upload_url_ttl_seconds + UPLOAD_GRACE_SECONDS)
-    if jobs.now_utc() > deadline:
-        raise ImportFailed("No file was uploaded before the upload URL expired; create a new import")
-    with db.writing() as session:
-        job = jobs.checkpoint(session, claim)
-        # Looked at again with the job locked: an upload that landed since the first look has
-        # its wake-up waiting for this lock, and would find the job not yet WAITING.
-        size = blobs.size(imported.blob_key)
-        if size is None:
-            jobs.wait(job, polling)
-        return size
-
-
-def _start(db: Database, claim: jobs.Claim, imported: Import, path) -> dict:
-    """Check the header against the mappings and count the data rows, then mark the import
-    PROCESSING: one read of the whole file, before anything is written."""
-    with open(path, "rb") as binary:
-        records = CsvRecords(binary)
-        header = next(((number, fields) for number, fields in records if not is_blank(fields)), None)
-        if header is None:
-            raise ImportFailed("The file has no header row: it is empty")
-        header_row, names = header[0], [name.strip() for name in header[1]]
-        mapped = [m["columnName"] for m in imported.column_mappings]
-        missing = [(header_row, name, "error", f"Column '{name}' is mapped but the CSV header has no such column") for name in mapped if name not in names]
-        doubled = [(header_row, name, "error", f"Column '{name}' appears more than once in the CSV header") for name in mapped if names.count(name) > 1]
-        if missing or doubled:
-            problems = ", ".join(f"'{entry[1]}'" for entry in missing + doubled)
-            kind = "missing from" if missing else "repeated in"
-            raise ImportFailed(f"Mapped column(s) {problems} {kind} the CSV header (row {header_row})", missing + doubled)
-        warnings = [
-            (header_row, name, "warning", f"Column '{name}' is not mapped to a trait; its values are ignored")
-            for name in dict.fromkeys(names)
-            if name not in mapped
-        ]
-        columns = {name: names.index(name) for name in mapped}
-        offset, record = records.offset, records.record_number
-        total = sum(1 for _, fields in records if not is_blank(fields))
-    progress = {"offset": offset, "record": record, "columns": columns}
-    with db.writing() as session:
-        job = jobs.checkpoint(session, claim)
-        current = session.get(Import, imported.id)
-        repository.add_row_errors(session, current.id, warnings)
-        current.status = "PROCESSING"
-        current.total_rows = total
-        current.warnings = len(warnings)
-        current.updated_at = utcnow()
-        jobs.advance(job, claim, progress)
-    return progress
-
-
-def _import_rows(env: jobs.JobEnv, claim: jobs.Claim, imported: Import, path, progress: dict) -> None:
-    db, chunk_size = env.db, env.settings.job_chunk_size
-    columns = [
-        Column(m["columnName"], progress["columns"][m["columnName"]], m["traitGroup"], m["traitName"])
-        for m in imported.column_mappings
-    ]
-    source = f"import:{imported.sid}"
-    with open(path, "rb") as binary:
-        records = CsvRecords(binary, progress["offset"], progress["record"])
-        while True:
-            chunk = [(number, fields) for number, fields in islice(records, chunk_size) if not is_blank(fields)]
-            done = records.offset >= imported.file_size
-            with db.writing() as session:
-                db.lock_store(session, claim.store_id)
-                job = jobs.checkpoint(session, claim)
-                ctx = load_context(session, session.get(Store, claim.store_id))
-                row_errors = _write_rows(session, ctx, columns, chunk, source, env.clock)
-                repository.add_row_errors(session, imported.id, row_errors)
-                current = session.get(Import, imported.id)
-                current.processed_rows += len(chunk)
-                current.errors += len(row_errors)
-                current.updated_at = utcnow()
-                if done:
-                    current.status = "COMPLETED"
-                    jobs.finish(job, "COMPLETED", {"completedBy": claim.owner})
-                else:
-                    jobs.advance(job, claim, {**progress, "offset": records.offset, "record": records.record_number})
-            if done:
-                return
-            jobs.settle_heap()
-
-
-def _write_rows(session: Session, ctx: StoreContext, columns: list[Column], chunk, source: str, clock: WriteClock) -> list:
-    """Write the chunk's rows; return the error entries of the rows skipped."""
-    identifier_columns = ",".join(c.name for c in columns if ctx.schema.get(c.group, {}).get(c.trait, {}).get("idTypePromotion"))
-    row_errors: list[tuple[int, str, str, str]] = []
-    writes, rows = [], []
-    for number, fields in chunk:
-        traits, problem = _row_traits(ctx, columns, fields, identifier_columns)
-        if problem is None:
-            try:
-                writes.append(prepare(ctx, traits))
-                rows.append(number)
-                continue
-            except ApiError as error:
-                problem = (_culprit(ctx, columns, traits) or identifier_columns, error.message)
-        row_errors.append((number, problem[0], "error", problem[1]))
-    for number, outcome in zip(rows, write_many(session, ctx, writes, source=source, clock=clock)):
-        if isinstance(outcome, ApiError):
-            row_errors.append((number, identifier_columns, "error", outcome.message))
-    row_errors.sort()
-    return row_errors
-
-
-def _row_traits(ctx: StoreContext, columns: list[Column], fields: list[str], identifier_columns: str):
-    """The row as a create body's traits, or the (column, reason) that makes it unusable."""
-    traits: dict[str, dict] = {}
-    has_identifier = False
-    for column in columns:
-        text = fields[column.index].strip() if column.index < len(fields) else ""
-        if not text:
-            continue
-        definition = ctx.schema.get(column.group, {}).get(column.trait)
-        if definition is None:
-            return None, (column.name, f"Trait '{column.group}.{column.trait}' no longer exists in the store")
-        try:
-            value = cell_value(definition["dataType"], text)
-        except ValueError as error:
-            return None, (column.name, f"Trait '{column.group}.{column.trait}' {error}")
-        traits.setdefault(column.group, {})[column.trait] = value
-        has_identifier = has_identifier or bool(definition.get("idTypePromotion"))
-    if not has_identifier:
-        return None, (identifier_columns, f"The row has no identifier value: fill at least one of {identifier_columns}")
-    return traits, None
-
-
-def _culprit(ctx: StoreContext, columns: list[Column], traits: dict) -> str | None:
-    """The column whose value alone fails validation (only asked for rows that failed)."""
-    for column in columns:
-        value = traits.get(column.group, {}).get(column.trait)
-        if value is None:
-            continue
-        try:
-            prepare(ctx, {column.group: {column.trait: value}}, patching=True)
-        except ApiError:
-            return column.name
-    return None
-
-
-IMPORT_JOBS = jobs.JobKind(KIND, run, give_up)
+def upload_received(session: Session, imported: Import) -> None:
+    jobs.wake(session, imported.job_id)

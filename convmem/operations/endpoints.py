@@ -1,58 +1,64 @@
-"""``/v1/ControlPlane/Operations`` and the 202 answer every control-plane write gives."""
+"""``/v1/ControlPlane/Operations``: the status handle of every control-plane write.
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse
+Other domains whose work has an operation id of its own (bulk batches) answer here too,
+through lookups the app wires in (``app.state.operation_lookups``): each takes the request's
+session, the caller and the id, and returns the work as an ``Operation`` or ``None``. So
+this domain knows nothing of theirs.
+"""
 
-from convmem.bulk import service as bulk_service
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from sqlalchemy.orm import Session
+
 from convmem.database.tables import Operation
-from convmem.kit.ids import Prefix
 from convmem.kit.timefmt import iso
 from convmem.operations import service
 from convmem.operations.schemas import OperationResult, OperationStatus
-from convmem.web.auth import Principal, current_principal
+from convmem.web.auth import Principal
+from convmem.web.controlplane import operation_url
+from convmem.web.dependencies import Caller, ReadSession
 from convmem.web.urls import absolute
 
+OperationLookup = Callable[[Session, Principal, str], Operation | None]
+
+
+def get_operation_lookups(request: Request) -> list[OperationLookup]:
+    return request.app.state.operation_lookups
+
+
+OperationLookups = Annotated[list[OperationLookup], Depends(get_operation_lookups)]
+
 router = APIRouter(prefix="/v1/ControlPlane/Operations", tags=["Operations"])
-
-
-def status_url(request: Request, operation: Operation) -> str:
-    return absolute(request, f"/v1/ControlPlane/Operations/{operation.sid}")
-
-
-def accepted(request: Request, operation: Operation, message: str) -> JSONResponse:
-    url = status_url(request, operation)
-    return JSONResponse(
-        {"message": message, "statusUrl": url},
-        status_code=202,
-        headers={"Operation-Id": operation.sid, "Location": url, "Retry-After": "1"},
-    )
 
 
 @router.get("/{operationId}", response_model=OperationStatus, response_model_exclude_none=True)
 def fetch_operation(
     request: Request,
+    response: Response,
+    principal: Caller,
+    session: ReadSession,
+    lookups: OperationLookups,
     operationId: str = Path(max_length=512),
-    principal: Principal = Depends(current_principal),
 ):
-    if operationId.startswith(f"{Prefix.BULK.value}_"):
-        return _bulk_operation(request, principal, operationId)
-    with request.app.state.db.reading() as session:
-        operation = service.get_operation(session, principal, operationId)
-    body = OperationStatus(
+    operation = _find(lookups, session, principal, operationId)
+    response.headers.update({"Operation-Id": operation.sid, "Retry-After": "1"})
+    return OperationStatus(
         operationId=operation.sid,
         status=operation.status,
         createdAt=iso(operation.created_at),
-        statusUrl=status_url(request, operation),
+        statusUrl=operation_url(request, operation.sid),
         completedAt=iso(operation.completed_at),
         result=OperationResult(id=operation.resource_id) if operation.status == "COMPLETED" and operation.resource_id else None,
         error=operation.error,
         resultUrl=absolute(request, operation.result_path) if operation.result_path else None,
     )
-    return JSONResponse(body.model_dump(exclude_none=True), headers={"Operation-Id": operation.sid, "Retry-After": "1"})
 
 
-def _bulk_operation(request: Request, principal: Principal, operation_sid: str) -> JSONResponse:
-    body, store_sid = bulk_service.as_operation(request.app.state.db, principal, operation_sid)
-    body["statusUrl"] = absolute(request, f"/v1/ControlPlane/Operations/{operation_sid}")
-    body["resultUrl"] = absolute(request, f"/v1/Stores/{store_sid}/Profiles/Bulk/{operation_sid}")
-    return JSONResponse(body, headers={"Operation-Id": operation_sid, "Retry-After": "1"})
+def _find(lookups: list[OperationLookup], session: Session, principal: Principal, operation_sid: str) -> Operation:
+    for lookup in lookups:
+        operation = lookup(session, principal, operation_sid)
+        if operation is not None:
+            return operation
+    return service.get_operation(session, principal, operation_sid)
