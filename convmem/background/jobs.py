@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased, defer
@@ -34,7 +35,19 @@ from convmem.kit.clock import WriteClock
 
 log = logging.getLogger("convmem.background.jobs")
 
-UNFINISHED = ("PENDING", "RUNNING", "WAITING")
+
+class JobStatus(StrEnum):
+    """Stored as the plain strings, which the members equal."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    # Set aside until ``lease_expires_at`` (an import waiting for its file).
+    WAITING = "WAITING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING)
 MAX_ATTEMPTS = 5
 
 
@@ -42,7 +55,7 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Claim:
     id: int
     sid: str
@@ -84,7 +97,7 @@ def enqueue(session: Session, *, sid: str, kind: str, store_pk: int, payload: di
         sid=sid,
         kind=kind,
         store_id=store_pk,
-        status="WAITING" if waiting else "PENDING",
+        status=JobStatus.WAITING if waiting else JobStatus.PENDING,
         payload=payload,
         progress={},
         attempts=0,
@@ -99,13 +112,13 @@ def enqueue(session: Session, *, sid: str, kind: str, store_pk: int, payload: di
 
 def wake(session: Session, job_id: int) -> None:
     """A WAITING job's reason to wait is gone: make it claimable now."""
-    session.execute(update(Job).where(Job.id == job_id, Job.status == "WAITING").values(lease_expires_at=now_utc()))
+    session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.WAITING).values(lease_expires_at=now_utc()))
 
 
 def checkpoint(session: Session, claim: Claim) -> Job:
     """Lock the job for this chunk's transaction; raise ``LeaseLost`` unless it is still ours."""
     job = session.scalar(select(Job).options(defer(Job.payload)).where(Job.id == claim.id).with_for_update())
-    if job is None or job.lease_owner != claim.owner or job.status != "RUNNING":
+    if job is None or job.lease_owner != claim.owner or job.status != JobStatus.RUNNING:
         raise LeaseLost(claim.sid)
     return job
 
@@ -118,7 +131,7 @@ def advance(job: Job, claim: Claim, progress: dict) -> None:
     job.updated_at = now
 
 
-def finish(job: Job, status: str, result: dict | None = None) -> None:
+def finish(job: Job, status: JobStatus, result: dict | None = None) -> None:
     job.status = status
     job.result = result
     job.lease_owner = None
@@ -128,7 +141,7 @@ def finish(job: Job, status: str, result: dict | None = None) -> None:
 
 def wait(job: Job, seconds: float) -> None:
     """Put the job aside until ``seconds`` from now; waiting is not a failed attempt."""
-    finish(job, "WAITING", job.result)
+    finish(job, JobStatus.WAITING, job.result)
     job.lease_expires_at = now_utc() + timedelta(seconds=seconds)
     job.attempts = 0
 
@@ -183,7 +196,10 @@ class JobRunner:
         )
         return and_(
             Job.kind.in_(list(self.kinds)),
-            or_(Job.status == "PENDING", and_(Job.status.in_(("RUNNING", "WAITING")), Job.lease_expires_at < now)),
+            or_(
+                Job.status == JobStatus.PENDING,
+                and_(Job.status.in_((JobStatus.RUNNING, JobStatus.WAITING)), Job.lease_expires_at < now),
+            ),
             or_(Job.kind.not_in(fifo), ~blocked),
         )
 
@@ -201,18 +217,25 @@ class JobRunner:
             if job is None:
                 return None
             job.attempts += 1
-            job.status = "RUNNING"
+            job.status = JobStatus.RUNNING
             job.lease_owner = self.owner
             job.lease_expires_at = now + timedelta(seconds=self.lease_seconds)
             job.updated_at = now
             claim = Claim(
-                job.id, job.sid, job.kind, job.store_id, job.payload, dict(job.progress or {}),
-                job.attempts, self.owner, self.lease_seconds,
+                id=job.id,
+                sid=job.sid,
+                kind=job.kind,
+                store_id=job.store_id,
+                payload=job.payload,
+                progress=dict(job.progress or {}),
+                attempts=job.attempts,
+                owner=self.owner,
+                lease_seconds=self.lease_seconds,
             )
             if job.attempts > MAX_ATTEMPTS:
                 reason = f"gave up after {MAX_ATTEMPTS} attempts; see the worker log"
                 self.kinds[job.kind].give_up(session, claim, reason)
-                finish(job, "FAILED", {**(job.result or {}), "error": reason})
+                finish(job, JobStatus.FAILED, {**(job.result or {}), "error": reason})
                 return None
         return claim
 
