@@ -13,12 +13,19 @@
   progress the chunk made: the work and its progress commit together or not at all, so a
   crash makes the next worker redo at most one uncommitted chunk, and a worker that lost its
   lease can commit nothing more.
+* A failure counts as an attempt, and after ``MAX_ATTEMPTS`` the job fails for good, unless
+  the database was unavailable or aborted the transaction in a conflict
+  (``database.faults.is_transient``): then the job is set aside for a growing while without
+  counting an attempt, as long as the outage lasts up to ``CONVMEM_JOB_OUTAGE_SECONDS``
+  (counted from its first such failure since it last made progress). It resumes from its
+  checkpoint.
 """
 
 import gc
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ from sqlalchemy.orm import Session, aliased, defer
 
 from convmem.config import Settings
 from convmem.database.engine import Database
+from convmem.database.faults import is_transient
 from convmem.database.tables import Job
 from convmem.kit.clock import WriteClock
 
@@ -49,6 +57,8 @@ class JobStatus(StrEnum):
 
 UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING)
 MAX_ATTEMPTS = 5
+# A job set aside in a database outage waits 1, 2, 4… seconds between tries, at most this long.
+OUTAGE_BACKOFF_CAP_SECONDS = 30.0
 
 
 def now_utc() -> datetime:
@@ -161,6 +171,16 @@ def settle_heap() -> None:
         _heap_settled = True
 
 
+@dataclass
+class _Outage:
+    """A job's transient failures in a row, with no progress between them."""
+
+    started: float
+    last: float
+    failures: int
+    progress: dict
+
+
 class JobRunner:
     """The worker task that claims and runs one job per call."""
 
@@ -168,11 +188,18 @@ class JobRunner:
         self.kinds = {kind.name: kind for kind in kinds}
         self.env = env
         self.lease_seconds = env.settings.job_lease_seconds
+        self.outage_seconds = env.settings.job_outage_seconds
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.__name__ = "jobs"
+        self._outages: dict[int, _Outage] = {}
+        # Jobs to set aside, kept until the database takes the write.
+        self._set_aside: list[tuple[Claim, float]] = []
 
     def __call__(self) -> bool:
         db = self.env.db
+        # First: once a set-aside job's lease runs out it can be claimed again, by this worker
+        # too, and a late release would then undo that new claim.
+        self._release_set_aside(db)
         claim = self.claim(db)
         if claim is None:
             return False
@@ -181,10 +208,48 @@ class JobRunner:
             kind.run(self.env, claim)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; stopped", claim.sid)
-        except Exception:
-            log.exception("job %s failed (attempt %d); it will be retried", claim.sid, claim.attempts)
-            self._back_off(db, claim)
+        except Exception as error:
+            delay = self._outage_delay(claim) if is_transient(error) else None
+            if delay is None:
+                log.exception("job %s failed (attempt %d); it will be retried", claim.sid, claim.attempts)
+                self._outages.pop(claim.id, None)
+                self._back_off(db, claim)
+            else:
+                log.warning(
+                    "job %s: database unavailable or busy (%s); resuming in %.0f s, no attempt counted", claim.sid, error, delay
+                )
+                self._set_aside.append((claim, delay))
+                self._release_set_aside(db)
+            return True
+        self._outages.pop(claim.id, None)
         return True
+
+    def _outage_delay(self, claim: Claim) -> float | None:
+        """How long to set the job aside, or None once its outage outlasted the bound."""
+        now = time.monotonic()
+        self._outages = {job_id: o for job_id, o in self._outages.items() if now - o.last <= self.outage_seconds}
+        outage = self._outages.get(claim.id)
+        if outage is None or outage.progress != claim.progress:
+            outage = self._outages[claim.id] = _Outage(started=now, last=now, failures=0, progress=claim.progress)
+        if now - outage.started >= self.outage_seconds:
+            del self._outages[claim.id]
+            return None
+        outage.last = now
+        outage.failures += 1
+        return min(OUTAGE_BACKOFF_CAP_SECONDS, 2.0 ** min(outage.failures - 1, 16))
+
+    def _release_set_aside(self, db: Database) -> None:
+        """Hand set-aside jobs back until their backoff is over, undoing their claims' attempt.
+        Raises while the database is still unavailable: the worker loop then backs off."""
+        while self._set_aside:
+            claim, delay = self._set_aside[0]
+            with db.writing() as session:
+                session.execute(
+                    update(Job)
+                    .where(Job.id == claim.id, Job.lease_owner == claim.owner, Job.status == JobStatus.RUNNING)
+                    .values(attempts=claim.attempts - 1, lease_expires_at=now_utc() + timedelta(seconds=delay))
+                )
+            self._set_aside.pop(0)
 
     def _claimable(self, now: datetime):
         fifo = [name for name, kind in self.kinds.items() if kind.fifo_per_store]
