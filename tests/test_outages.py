@@ -1,7 +1,11 @@
 """Outages are survived: the database going away answers 503 and pauses background work,
 which resumes where it stopped, without using up its attempts, once the database is back."""
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -13,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from convmem.accounts.service import create_account
 from convmem.background.jobs import (
+    MAX_ATTEMPTS,
     JobEnv,
     JobKind,
     JobRunner,
@@ -26,6 +31,7 @@ from convmem.database.engine import normalise_url
 from convmem.database.faults import is_transient, is_unavailable
 from convmem.database.tables import Account, Job, Profile, Store
 from convmem.imports.schemas import ImportStatus
+from convmem.imports.service import IMPORT_JOBS
 from convmem.kit.clock import WriteClock
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
@@ -34,13 +40,17 @@ from tests.conftest import (
     Api,
     free_port,
     make_backend,
+    process_env,
     start_server,
     stop_server,
 )
 from tests.jobs_support import (
     create_import,
+    fetch_import,
     import_row,
     mappings,
+    start_worker,
+    stop_worker,
     upload,
     wait_for,
 )
@@ -319,3 +329,64 @@ def test_an_import_survives_its_connections_being_terminated(tmp_path):
         assert "no attempt counted" in log, "the import never met the outage"
     finally:
         cleanup()
+
+
+def run_cli(backend, data_dir, *args: str) -> subprocess.CompletedProcess:
+    env = process_env(backend, data_dir)
+    return subprocess.run([sys.executable, "-m", "convmem.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_failed_import_is_retried_from_where_it_stopped(own_backend, own_account, tmp_path):
+    db = own_backend.db
+    server = start_server(own_backend, tmp_path, extra_env={"CONVMEM_EMBEDDED_WORKER": "false"})
+    worker_env = {"CONVMEM_JOB_CHUNK_SIZE": "100"}
+    rows = 3000
+    data = ("email,city\n" + "".join(f"r{i}@example.com,c{i}\n" for i in range(rows))).encode()
+    try:
+        api = Api(server.base_url, own_account)
+        store = api.create_store()
+        import_id, url = create_import(api, store, data, COLUMNS)
+        assert upload(url, data).status_code == 200
+        refused = run_cli(own_backend, tmp_path, "jobs", "retry", import_id)
+        assert refused.returncode == 1 and "not FAILED" in refused.stdout
+
+        worker = start_worker(own_backend, tmp_path, "worker-1.log", worker_env)
+        wait_for(lambda: fetch_import(api, store, import_id)["progress"]["processedRows"] >= 300, interval=0.01)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        # Its attempts used up, the next claim gives the job up: FAILED, the rows so far written.
+        with db.writing() as session:
+            session.execute(
+                update(Job)
+                .where(Job.sid == import_id)
+                .values(attempts=MAX_ATTEMPTS, lease_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+            )
+        settings = Settings(database_url=own_backend.url, data_dir=tmp_path)
+        assert JobRunner([IMPORT_JOBS], JobEnv(db, settings, WriteClock())).claim(db) is None
+        failed = fetch_import(api, store, import_id)
+        assert failed["status"] == "FAILED" and "gave up" in failed["failureReason"]
+        stopped_at = failed["progress"]["processedRows"]
+        assert 0 < stopped_at < rows
+
+        retried = run_cli(own_backend, tmp_path, "jobs", "retry", import_id)
+        assert retried.returncode == 0, retried.stdout + retried.stderr
+        reopened = fetch_import(api, store, import_id)
+        assert reopened["status"] == ImportStatus.PROCESSING and "failureReason" not in reopened
+        assert reopened["progress"]["processedRows"] == stopped_at
+        with db.reading() as session:
+            job = session.scalar(select(Job).where(Job.sid == import_id))
+        assert (job.status, job.attempts) == (JobStatus.PENDING, 0) and job.progress.get("offset")
+
+        worker = start_worker(own_backend, tmp_path, "worker-2.log", worker_env)
+        try:
+            done = wait_for(lambda: _fetch_through_outage(api, store, import_id))
+        finally:
+            stop_worker(worker)
+    finally:
+        stop_server(server)
+    assert done["status"] == "COMPLETED", done
+    assert done["progress"] == {"processedRows": rows, "totalRows": rows}
+    with db.reading() as session:
+        profiles = session.scalar(select(func.count()).select_from(Profile).join(Store).where(Store.sid == store))
+    assert profiles == rows
+

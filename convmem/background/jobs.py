@@ -18,7 +18,7 @@
   (``database.faults.is_transient``): then the job is set aside for a growing while without
   counting an attempt, as long as the outage lasts up to ``CONVMEM_JOB_OUTAGE_SECONDS``
   (counted from its first such failure since it last made progress). It resumes from its
-  checkpoint.
+  checkpoint. ``retry`` makes a job that failed for good claimable again.
 """
 
 import gc
@@ -99,6 +99,8 @@ class JobKind:
     # Records, in the caller's transaction, that the job's resource failed for good.
     give_up: Callable[[Session, Claim, str], None]
     fifo_per_store: bool = False
+    # Undoes ``give_up`` in the caller's transaction when the failed job is retried.
+    reopen: Callable[[Session, Job], None] | None = None
 
 
 def enqueue(session: Session, *, sid: str, kind: str, store_pk: int, payload: dict, waiting: bool = False) -> Job:
@@ -153,6 +155,16 @@ def wait(job: Job, seconds: float) -> None:
     """Put the job aside until ``seconds`` from now; waiting is not a failed attempt."""
     finish(job, JobStatus.WAITING, job.result)
     job.lease_expires_at = now_utc() + timedelta(seconds=seconds)
+    job.attempts = 0
+
+
+def retry(session: Session, job: Job, kind: JobKind) -> None:
+    """Make a job that failed for good claimable again, with its attempts reset and its
+    checkpoint kept: it resumes where it stopped."""
+    if kind.reopen is not None:
+        kind.reopen(session, job)
+    result = {key: value for key, value in (job.result or {}).items() if key != "error"}
+    finish(job, JobStatus.PENDING, result or None)
     job.attempts = 0
 
 

@@ -25,10 +25,10 @@ from convmem.background import jobs
 from convmem.background.blobstore import blob_key, blob_store
 from convmem.config import get_settings
 from convmem.database.engine import Database
-from convmem.database.tables import Import, Store, utcnow
+from convmem.database.tables import Import, Job, Store, utcnow
 from convmem.imports import repository
 from convmem.imports.rows import CsvRecords, UnreadableFile, cell_value, is_blank
-from convmem.imports.schemas import CreateImportRequest, ImportCreated
+from convmem.imports.schemas import CreateImportRequest, ImportCreated, ImportStatus
 from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
 from convmem.kit.timefmt import iso
@@ -246,6 +246,16 @@ def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
         _fail(session, imported, f"The import could not be processed: {reason}", [])
 
 
+def reopen(session: Session, job: Job) -> None:
+    """A failed import's job is retried: the import is in progress again, PROCESSING if its
+    rows had started (the checkpoint holds the file offset), else PENDING."""
+    imported = repository.by_job(session, job.id)
+    if imported is not None:
+        imported.status = ImportStatus.PROCESSING if "offset" in (job.progress or {}) else ImportStatus.PENDING
+        imported.failure = None
+        imported.updated_at = utcnow()
+
+
 def _fail(session: Session, imported: Import, message: str, row_errors: list) -> None:
     repository.add_row_errors(session, imported.id, row_errors)
     imported.status = "FAILED"
@@ -398,4 +408,4 @@ def _culprit(ctx: StoreContext, columns: list[Column], traits: dict) -> str | No
     return None
 
 
-IMPORT_JOBS = jobs.JobKind(KIND, run, give_up)
+IMPORT_JOBS = jobs.JobKind(KIND, run, give_up, reopen=reopen)
