@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -15,6 +16,7 @@ from convmem import __version__
 from convmem.background.blobstore import BlobStore, open_blob_store
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
+from convmem.database.faults import is_unavailable
 from convmem.kit.clock import WriteClock
 from convmem.memory.embeddings import embedder_for
 from convmem.profiles.addressing import ProfileMoved
@@ -25,6 +27,10 @@ from convmem.web.redirects import moved_response
 from convmem.web.validation import describe_validation_error
 
 log = logging.getLogger("convmem")
+
+# What a client should wait before trying again while the database is away: PostgreSQL
+# restarts and failovers take seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -129,7 +135,7 @@ def _install_routes(app: FastAPI) -> None:
             request.app.state.db.ping()
         except Exception as exc:  # any database failure means "not ready"
             log.warning("readiness check failed: %s", exc)
-            return _error_response(ApiError(503, Code.SERVICE_UNAVAILABLE, "Database is not reachable"))
+            return _error_response(_database_unavailable())
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", include_in_schema=False)
@@ -151,6 +157,12 @@ def _allowed_methods(request: Request) -> str:
 
 def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def _database_unavailable() -> ApiError:
+    return ApiError(
+        503, Code.SERVICE_UNAVAILABLE, "Database is not reachable; retry later", {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -178,6 +190,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         headers.update(error.headers)
         return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Also reached from authentication, so an outage is never mistaken for bad credentials.
+        if is_unavailable(exc):
+            log.warning("database unavailable: %s", exc)
+            return _error_response(_database_unavailable())
+        return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 30.0
     # Rows (imports) or profiles (bulk) written per transaction: the most a crash can make a worker redo.
     job_chunk_size: int = 1000
+    # A job waits out a database outage this long without using up its attempts.
+    job_outage_seconds: float = 300.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,8 +15,10 @@ from convmem.database.engine import SETUP_LOCK_NAMESPACE, Database
 app = typer.Typer(help="convmem: a self-hostable Twilio Conversation Memory API server.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Manage background jobs (bulk batches, imports).", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 
 
@@ -149,6 +151,37 @@ def keys_create(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"API key SID: {credentials.sid}\nsecret:      {credentials.secret}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: str = typer.Argument(..., help="An import's mem_import_… id or a batch's mem_bulk_… id.")) -> None:
+    """Make a FAILED job run again from where it stopped, with its attempts reset."""
+    from sqlalchemy import select
+
+    from convmem.background.blobstore import open_blob_store
+    from convmem.background.jobs import JobStatus, retry
+    from convmem.bulk.job import BULK_JOBS
+    from convmem.database.migrate import upgrade
+    from convmem.database.tables import Job
+    from convmem.imports import repository as imports
+    from convmem.imports.job import IMPORT_JOBS
+
+    kinds = {kind.name: kind for kind in (BULK_JOBS, IMPORT_JOBS)}
+    db = _database()
+    upgrade(db)
+    with db.writing() as session:
+        job = session.scalar(select(Job).where(Job.sid == job_id).with_for_update())
+        if job is None or job.status != JobStatus.FAILED:
+            problem = "no such job" if job is None else f"it is {job.status}, not FAILED"
+            console.print(f"[red]Cannot retry {job_id}: {problem}[/red]")
+            raise typer.Exit(1)
+        imported = imports.by_job(session, job.id)
+        # An import that failed on its file (its header, its size) has had the file deleted.
+        if imported is not None and open_blob_store(get_settings()).size(imported.blob_key) is None:
+            console.print(f"[red]Cannot retry {job_id}: its uploaded file is gone; create a new import[/red]")
+            raise typer.Exit(1)
+        retry(session, job, kinds[job.kind])
+    console.print(f"[green]{job_id} will run again[/green], from where it stopped")
 
 
 @app.command("import")

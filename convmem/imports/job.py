@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from convmem.background import jobs
 from convmem.background.blobstore import BlobStore
 from convmem.database.engine import Database
-from convmem.database.tables import Import, Store, utcnow
+from convmem.database.tables import Import, Job, Store, utcnow
 from convmem.imports import repository
 from convmem.imports.repository import KIND
 from convmem.imports.rows import CsvRecords, UnreadableFile, cell_value, is_blank
+from convmem.imports.schemas import ImportStatus
 from convmem.kit.clock import WriteClock
 from convmem.profiles.context import StoreContext, load_context
 from convmem.profiles.writer import prepare, write_many
@@ -82,6 +83,16 @@ def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
     imported = repository.by_job(session, claim.id)
     if imported is not None:
         _fail(session, imported, f"The import could not be processed: {reason}", [])
+
+
+def reopen(session: Session, job: Job) -> None:
+    """A failed import's job is retried: the import is in progress again, PROCESSING if its
+    rows had started (the checkpoint holds the file offset), else PENDING."""
+    imported = repository.by_job(session, job.id)
+    if imported is not None:
+        imported.status = ImportStatus.PROCESSING if "offset" in (job.progress or {}) else ImportStatus.PENDING
+        imported.failure = None
+        imported.updated_at = utcnow()
 
 
 def _fail(session: Session, imported: Import, message: str, row_errors: list) -> None:
@@ -236,4 +247,4 @@ def _culprit(ctx: StoreContext, columns: list[Column], traits: dict) -> str | No
     return None
 
 
-IMPORT_JOBS = jobs.JobKind(KIND, run, give_up)
+IMPORT_JOBS = jobs.JobKind(KIND, run, give_up, reopen=reopen)

@@ -1,10 +1,20 @@
 """Contract models of profile imports."""
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_FILE_SIZE = 100 * 1024 * 1024
+
+
+class ImportStatus(StrEnum):
+    """An import's lifecycle, as the contract names it (stored as these plain strings)."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
 
 
 class ColumnMappingItem(BaseModel):
