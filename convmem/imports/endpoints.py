@@ -12,10 +12,10 @@ from convmem.background.blobstore import BlobStore, LocalBlobs, UploadRejected
 from convmem.imports import service
 from convmem.imports.schemas import (
     CreateImportRequest,
+    ImportBody,
     ImportCreated,
     ImportList,
     ImportProgress,
-    ImportStatus,
     ImportSummary,
     UploadReceived,
 )
@@ -62,10 +62,10 @@ def list_imports(request: Request, session: ReadSession, store: OwnedStore):
     return page_body("imports", [row.sid for row in page.items], page)
 
 
-@router.get("/{importId}", response_model=ImportStatus, response_model_exclude_none=True)
+@router.get("/{importId}", response_model=ImportBody, response_model_exclude_none=True)
 def fetch_import(request: Request, session: ReadSession, store: OwnedStore, importId: str = IMPORT_ID):
     imported = service.get(session, store, importId)
-    return ImportStatus(
+    return ImportBody(
         importId=imported.sid,
         status=imported.status,
         filename=imported.filename,

@@ -53,7 +53,7 @@ class ImportProgress(BaseModel):
     totalRows: int | None = None
 
 
-class ImportStatus(BaseModel):
+class ImportBody(BaseModel):
     importId: str
     status: str
     filename: str
