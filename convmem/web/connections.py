@@ -1,13 +1,14 @@
 """uvicorn's h11 protocol, bounded in what one connection can hold.
 
-uvicorn 0.54 caps a request head (``h11_max_incomplete_event_size``) but answers an oversized
-one with a 400 and closes at once, while the client is still sending: the client gets a TCP
-reset, not the answer. And it has no deadline for a request head: a connection that sends
-nothing, half a header, or a byte now and then is held forever. This protocol:
+uvicorn 0.54 caps a request head (``h11_max_incomplete_event_size``) only while it is
+incomplete: a head that arrives in one read passes whatever its size, and one that arrives in
+pieces is answered 400 and closed at once, while the client is still sending, so the client
+gets a TCP reset, not the answer. And it has no deadline for a request head: a connection that
+sends nothing, half a header, or a byte now and then is held forever. This protocol:
 
 * gives each request head ``CONVMEM_HEADER_TIMEOUT_SECONDS`` to arrive whole, from the
   connection's start or the first byte after the previous answer, then closes the connection;
-* answers an oversized head 431 in the contract's format, then stops sending and drops what
+* answers a head over ``CONVMEM_MAX_HEADER_BYTES`` 431 in the contract's format, then stops sending and drops what
   the client still sends for a moment before closing (a lingering close), so the 431 is read.
 
 Slow request *bodies* are not bounded here (a large upload on a slow link is legitimate); a
@@ -46,6 +47,9 @@ class BoundedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self.discarding:
             return
+        if self.conn.their_state is h11.IDLE and self._head_too_large(data):
+            self._answer_431()
+            return
         super().data_received(data)
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self._start_header_deadline()  # part of a head: its deadline runs from its first byte
@@ -57,9 +61,13 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.close()
         return super().eof_received()
 
-    def send_400_response(self, msg: str) -> None:
-        if len(self.conn.trailing_data[0]) <= self.max_header_bytes:
-            return super().send_400_response(msg)
+    def _head_too_large(self, data: bytes) -> bool:
+        # While a head is awaited h11 buffers at most max_header_bytes of it, so this stays cheap.
+        pending = self.conn.trailing_data[0] + data
+        end = pending.find(b"\r\n\r\n")
+        return (end if end >= 0 else len(pending)) > self.max_header_bytes
+
+    def _answer_431(self) -> None:
         error = ApiError(431, Code.HEADERS_TOO_LARGE, f"Request headers are larger than the {self.max_header_bytes}-byte limit")
         body = json.dumps(error.body()).encode()
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
