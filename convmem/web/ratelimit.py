@@ -26,6 +26,8 @@ log = logging.getLogger("convmem.ratelimit")
 READ, WRITE, RECALL, BULK = "reads", "writes", "recall", "bulk"
 FAILED_AUTH = "failed_auth"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# A Redis that does not answer must not hold requests: give up on it quickly and let them through.
+REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 
 
 def route_class(method: str, path: str) -> str:
@@ -51,7 +53,9 @@ class RateLimits:
             self.limits = {name: parse(text) for name, text in configured.items() if text.strip().lower() != "off"}
         self.limiter = None
         if self.limits:
-            storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
+            url = settings.rate_limit_storage
+            options = REDIS_TIMEOUTS if url.startswith(("redis://", "rediss://")) else {}
+            storage = storage_from_string(url, wrap_exceptions=True, **options)
             self.limiter = SlidingWindowCounterRateLimiter(storage)
 
     def count_request(self, account_sid: str, method: str, path: str) -> None:
