@@ -13,6 +13,8 @@ import pytest
 import requests
 
 from convmem.accounts.service import create_account
+from convmem.web.hosts import AllowedHosts
+from convmem.web.observability import redact
 from tests.conftest import Api, start_server, stop_server
 from tests.jobs_support import mappings
 
@@ -92,6 +94,30 @@ def test_forwarded_headers_from_a_trusted_proxy_shape_urls(proxied_server, backe
     appended = _import_url(api, store, **{"X-Forwarded-Host": "api.example.com, evil.example"})
     _assert_error(appended, 400, 20006)
     _assert_error(_import_url(api, store, **{"X-Forwarded-Host": "evil.example"}), 400, 20006)
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "allowed"),
+    [
+        ("api.example.com", "api.example.com", True),
+        ("api.example.com", "API.example.com:8443", True),
+        ("api.example.com:8443", "api.example.com:9000", False),
+        ("*.example.com", "eu.api.example.com", True),
+        ("*.example.com", "example.com.evil.example", False),
+        ("*", "anything.example", True),
+        ("[::1]", "[::1]:8000", True),
+    ],
+)
+def test_allowed_host_entries(entry, host, allowed):
+    assert AllowedHosts([entry], None).allows(host, ("10.0.0.5", 8000)) is allowed
+
+
+def test_default_hosts_are_loopback_and_the_local_address_with_the_listening_port():
+    hosts = AllowedHosts(None, "https://api.example.com")
+    for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "10.0.0.5:8000", "api.example.com"):
+        assert hosts.allows(host, ("10.0.0.5", 8000)), host
+    for host in ("127.0.0.1:9000", "localhost", "10.0.0.6:8000", "api.example.com:9000"):
+        assert not hosts.allows(host, ("10.0.0.5", 8000)), host
 
 
 # Docs and metrics
@@ -302,3 +328,18 @@ def test_a_header_trickled_a_byte_at_a_time_is_cut_off(redacting_server):
             except ConnectionResetError:
                 closed = True
     assert closed
+
+
+def test_the_formatter_redacts_credentials_always_and_values_when_asked():
+    text = (
+        "Authorization: Basic QUMxMjM6c2VjcmV0c2VjcmV0 PUT /v1/Uploads/x?expires=1&signature=abc123\n"
+        "Invalid phone 'call-me'\n[SQL: INSERT INTO profiles]\n[parameters: ('jo@example.com', 42)]\n"
+        "1 validation error [type=string_type, input_value=42, input_type=int]"
+    )
+    plain = redact(text, values=False)
+    assert "QUMxMjM6c2VjcmV0c2VjcmV0" not in plain and "abc123" not in plain
+    assert "call-me" in plain and "jo@example.com" in plain
+    redacted = redact(text, values=True)
+    for value in ("call-me", "jo@example.com", "42)", "input_value=42"):
+        assert value not in redacted, value
+    assert "[SQL: INSERT INTO profiles]" in redacted
