@@ -15,6 +15,7 @@ import requests
 from convmem.accounts.service import create_account
 from convmem.web.hosts import AllowedHosts
 from convmem.web.observability import redact
+from convmem.web.ratelimit import route_class
 from tests.conftest import Api, start_server, stop_server
 from tests.jobs_support import mappings
 
@@ -343,3 +344,20 @@ def test_the_formatter_redacts_credentials_always_and_values_when_asked():
     for value in ("call-me", "jo@example.com", "42)", "input_value=42"):
         assert value not in redacted, value
     assert "[SQL: INSERT INTO profiles]" in redacted
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "klass"),
+    [
+        ("GET", "/v1/ControlPlane/Stores", "reads"),
+        ("POST", "/v1/Stores/s/Profiles/Lookup", "reads"),
+        ("POST", "/v1/ControlPlane/Stores", "writes"),
+        ("PATCH", "/v1/Stores/s/Profiles/p", "writes"),
+        ("POST", "/v1/Stores/s/Profiles/p/Recall", "recall"),
+        ("PUT", "/v1/Stores/s/Profiles/Bulk", "bulk"),
+        ("GET", "/v1/Stores/s/Profiles/Bulk/op", "reads"),
+        ("POST", "/v1/Stores/s/Profiles/Imports", "bulk"),
+    ],
+)
+def test_requests_are_limited_by_route_class(method, path, klass):
+    assert route_class(method, path) == klass

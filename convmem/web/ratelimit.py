@@ -31,12 +31,13 @@ REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 
 
 def route_class(method: str, path: str) -> str:
-    """Recall and bulk work (bulk upserts, imports) cost more than a plain read or write."""
+    """Recall and bulk work (bulk upserts, imports) cost more than a plain read or write;
+    a lookup is a read sent as a POST."""
     if path.endswith("/Recall"):
         return RECALL
     if method not in _SAFE_METHODS and ("/Bulk" in path or "/Imports" in path):
         return BULK
-    return READ if method in _SAFE_METHODS else WRITE
+    return READ if method in _SAFE_METHODS or path.endswith("/Lookup") else WRITE
 
 
 class RateLimits:
