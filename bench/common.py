@@ -61,7 +61,8 @@ def start(
             credentials = create_account(session, "bench")
         account = (credentials.sid, credentials.secret)
     port = _free_port()
-    env = dict(os.environ, CONVMEM_DATABASE_URL=url, CONVMEM_DATA_DIR=str(data_dir), CONVMEM_LOG_LEVEL="WARNING")
+    # Load generators send far more than any account's rate limit allows.
+    env = dict(os.environ, CONVMEM_DATABASE_URL=url, CONVMEM_DATA_DIR=str(data_dir), CONVMEM_LOG_LEVEL="WARNING", CONVMEM_RATE_LIMITING="false")
     process = subprocess.Popen(
         [sys.executable, "-m", "convmem.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,

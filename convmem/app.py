@@ -4,8 +4,9 @@ import logging
 from contextlib import asynccontextmanager
 from functools import partial
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,9 +21,12 @@ from convmem.database.faults import is_unavailable
 from convmem.kit.clock import WriteClock
 from convmem.memory.embeddings import embedder_for
 from convmem.profiles.addressing import ProfileMoved
+from convmem.web.auth import current_principal
 from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
 from convmem.web.errors import ApiError, Code
-from convmem.web.observability import Metrics, RequestMiddleware
+from convmem.web.hosts import HostGuard
+from convmem.web.observability import Metrics, RequestMiddleware, note_error
+from convmem.web.ratelimit import RateLimits
 from convmem.web.redirects import moved_response
 from convmem.web.validation import describe_validation_error
 
@@ -57,7 +61,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="convmem",
         version=__version__,
         description="A self-hostable server for the Twilio Conversation Memory API v1.",
-        docs_url="/docs",
+        # Served by _install_docs, behind credentials unless CONVMEM_PUBLIC_DOCS.
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -69,13 +75,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.operation_lookups = _operation_lookups()
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
+    app.state.rate_limits = RateLimits(settings)
 
     _install_error_handlers(app)
     _install_routes(app)
+    _install_docs(app, public=settings.public_docs)
     # The last added runs first: the body limit on the wire, then decompression (which
     # applies it again to what the body expands to).
     app.add_middleware(DecompressRequests, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(
+        HostGuard,
+        trusted_proxies=settings.trusted_proxy_list,
+        allowed_hosts=settings.allowed_host_list,
+        public_url=settings.public_url,
+    )
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
 
@@ -138,7 +152,7 @@ def _install_routes(app: FastAPI) -> None:
             return _error_response(_database_unavailable())
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=_credentials_unless(app.state.settings.public_metrics))
     def metrics(request: Request) -> Response:
         body, content_type = request.app.state.metrics.render()
         return Response(body, media_type=content_type)
@@ -147,6 +161,22 @@ def _install_routes(app: FastAPI) -> None:
     # methods of a path in this table, made from the public routes of each router.
     routes = [route for route in app.router.routes if isinstance(route, APIRoute)] + [r for router in routers for r in router.routes]
     app.state.route_methods = [(route.path_regex, route.methods) for route in routes]
+
+
+def _credentials_unless(public: bool) -> list:
+    return [] if public else [Depends(current_principal)]
+
+
+def _install_docs(app: FastAPI, *, public: bool) -> None:
+    guard = _credentials_unless(public)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
 
 
 def _allowed_methods(request: Request) -> str:
@@ -167,7 +197,8 @@ def _database_unavailable() -> ApiError:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        note_error(request.scope, exc.message)
         return _error_response(exc)
 
     @app.exception_handler(ProfileMoved)
@@ -175,8 +206,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return moved_response(request, exc.requested_sid, exc.canonical_sid)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = describe_validation_error(exc.errors())
+        note_error(request.scope, message)
         return _error_response(ApiError(400, code, message))
 
     @app.exception_handler(StarletteHTTPException)

@@ -31,12 +31,47 @@ class Settings(BaseSettings):
     job_chunk_size: int = 1000
     # A job waits out a database outage this long without using up its attempts.
     job_outage_seconds: float = 300.0
+    # Forwarded headers (X-Forwarded-*, Forwarded) are only believed from these addresses or
+    # networks, comma-separated ("10.0.0.1,10.1.0.0/16"); none by default.
+    trusted_proxies: str = ""
+    # Host names requests may carry, comma-separated ("api.example.com", "*.example.com",
+    # "host:8443", "*" for any). Unset: loopback and the address the server listens on.
+    allowed_hosts: str | None = None
+    # Rate limits, in the `limits` library's notation ("3000/minute"); "off" disables one.
+    rate_limiting: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_reads: str = "6000/minute"
+    rate_limit_writes: str = "3000/minute"
+    rate_limit_recall: str = "1200/minute"
+    rate_limit_bulk: str = "600/minute"
+    rate_limit_failed_auth: str = "100/minute"
+    # Who may read /docs and /openapi.json, and /metrics, without credentials.
+    public_docs: bool = True
+    public_metrics: bool = False
+    # Redact trait values (and anything quoted) from log lines and tracebacks.
+    log_redact_traits: bool = False
+    # Connection bounds: the largest request head, and how long it may take to arrive.
+    max_header_bytes: int = 16 * 1024
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _comma_list(self.trusted_proxies)
+
+    @property
+    def allowed_host_list(self) -> list[str] | None:
+        return None if self.allowed_hosts is None else _comma_list(self.allowed_hosts)
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'convmem.db').resolve()}"
+
+
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 @lru_cache

@@ -27,14 +27,14 @@ def _sample(metrics: str, name: str, **labels: str) -> float:
 
 def test_metrics_count_requests_by_route_and_status_with_a_latency_histogram(server, api, store):
     route = "/v1/ControlPlane/Stores/{storeId}"
-    before = requests.get(server.base_url + "/metrics", timeout=30).text
+    before = api.get("/metrics").text
     ok_before = _sample(before, "convmem_requests_total", method="GET", route=route, status="200")
     missing_before = _sample(before, "convmem_requests_total", method="GET", route=route, status="404")
     for _ in range(3):
         assert api.get(f"/v1/ControlPlane/Stores/{store}").status_code == 200
     assert api.get("/v1/ControlPlane/Stores/mem_store_01jzzzzzzzzzzzzzzzzzzzzzzz").status_code == 404
 
-    metrics = requests.get(server.base_url + "/metrics", timeout=30)
+    metrics = api.get("/metrics")
     assert metrics.status_code == 200
     assert metrics.headers["Content-Type"].startswith("text/plain")
     text = metrics.text

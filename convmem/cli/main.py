@@ -26,20 +26,24 @@ def _database() -> Database:
     return Database(get_settings().resolved_database_url)
 
 
-def _log_config(level: str) -> dict:
+def _log_config(level: str, redact_traits: bool = False) -> dict:
     """convmem's own lines (one per request) at the configured level, uvicorn's only when something is wrong.
 
-    Handed to uvicorn too, which applies it in every worker process it starts.
+    Handed to uvicorn too, which applies it in every worker process it starts. Every line goes
+    through the redacting formatter: credentials never reach the log, trait values not when asked.
     """
+    formatter = {"()": "convmem.web.observability.RedactingFormatter", "fmt": "%(message)s", "redact_values": redact_traits}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(message)s"}},
+        "formatters": {"plain": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
         "loggers": {
             "convmem": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         },
+        # Libraries' warnings too go through the redacting formatter.
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
     }
 
 
@@ -64,7 +68,7 @@ def serve(
     from convmem.database.migrate import upgrade
 
     settings = get_settings()
-    log_config = _log_config(settings.log_level)
+    log_config = _log_config(settings.log_level, settings.log_redact_traits)
     logging.config.dictConfig(log_config)
     if bool(settings.account_sid) != bool(settings.auth_token):
         raise typer.BadParameter("set both CONVMEM_ACCOUNT_SID and CONVMEM_AUTH_TOKEN, or neither")
@@ -92,6 +96,11 @@ def serve(
         log_config=log_config,
         log_level="warning",
         access_log=False,
+        # Forwarded headers are applied by convmem.web.hosts, and only from trusted proxies.
+        proxy_headers=False,
+        http="convmem.web.connections:BoundedH11Protocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
 
 
@@ -107,7 +116,7 @@ def worker() -> None:
     from convmem.memory.embeddings import embedder_for
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    logging.config.dictConfig(_log_config(settings.log_level, settings.log_redact_traits))
     db = _database()
     upgrade(db)
     console.print("convmem worker running; Ctrl-C to stop")

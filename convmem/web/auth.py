@@ -88,9 +88,18 @@ def authenticate(session: Session, username: str, password: str) -> Principal:
 
 
 def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the account the request's credentials belong to."""
-    username, password = parse_basic(request.headers.get("authorization"))
-    with request.app.state.db.reading() as session:
-        principal = authenticate(session, username, password)
+    """FastAPI dependency: the account the request's credentials belong to, counted against
+    its rate limits; failed attempts are counted against the client's address."""
+    rate_limits = request.app.state.rate_limits
+    address = request.client.host if request.client else ""
+    rate_limits.refuse_blocked_address(address)
+    try:
+        username, password = parse_basic(request.headers.get("authorization"))
+        with request.app.state.db.reading() as session:
+            principal = authenticate(session, username, password)
+    except ApiError:
+        rate_limits.count_failed_auth(address)
+        raise
     request.state.account_sid = principal.account_sid
+    rate_limits.count_request(principal.account_sid, request.method, request.url.path)
     return principal

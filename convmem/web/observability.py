@@ -1,7 +1,9 @@
-"""Per-request plumbing in one ASGI middleware: request id, body limit, metrics, one log line."""
+"""Per-request plumbing in one ASGI middleware: request id, body limit, metrics, one log line;
+and the log formatter that keeps credentials (always) and trait values (when asked) out of logs."""
 
 import json
 import logging
+import re
 import time
 import uuid
 
@@ -20,6 +22,43 @@ log = logging.getLogger("convmem.access")
 # Routes that stream their body to disk have their own, larger limit (import uploads: 100 MiB;
 # the route also checks the import's declared fileSize).
 STREAMED_BODY_LIMITS = {"/v1/Uploads/": 100 * 1024 * 1024}
+
+
+def note_error(scope, message: str) -> None:
+    """Keep an error's message for the request's log line."""
+    scope.setdefault("state", {})["error_message"] = message
+
+
+# Credentials: Basic/Bearer credentials, and the signatures and keys of pre-signed URLs.
+_CREDENTIALS = [
+    (re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{8,}"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i)\b(signature|x-amz-signature|x-amz-credential|x-amz-security-token)=[^&\s\"']+"), r"\1=[REDACTED]"),
+]
+# Trait values reach logs quoted in messages ("Invalid phone '+1…'"), as SQL parameters in
+# database errors, and as pydantic's input_value in tracebacks.
+_VALUES = [
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: [REDACTED]]"),
+    (re.compile(r"input_value=.*?, input_type="), "input_value=[REDACTED], input_type="),
+    (re.compile(r"'(?:[^'\\\n]|\\.)*'"), "'[REDACTED]'"),
+    (re.compile(r"\\\"(?:[^\"\\\n]|\\[^\"])*\\\""), '\\"[REDACTED]\\"'),
+]
+
+
+def redact(text: str, *, values: bool) -> str:
+    for pattern, replacement in _CREDENTIALS + (_VALUES if values else []):
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, tracebacks included, then redacts the whole text."""
+
+    def __init__(self, fmt: str | None = None, *, redact_values: bool = False):
+        super().__init__(fmt)
+        self.redact_values = redact_values
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), values=self.redact_values)
 
 
 class Metrics:
@@ -104,19 +143,19 @@ class RequestMiddleware:
         self.metrics.requests.labels(scope["method"], route, str(status)).inc()
         self.metrics.latency.labels(scope["method"], route).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
-            log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "account": scope.get("state", {}).get("account_sid"),
-                    }
-                )
-            )
+            line = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "account": scope.get("state", {}).get("account_sid"),
+            }
+            error = scope.get("state", {}).get("error_message")
+            if error:
+                line["error"] = error
+            log.info(json.dumps(line))
 
 
 def _too_large(limit: int) -> ApiError:

@@ -1,4 +1,8 @@
-"""Absolute URLs on our own host: CONVMEM_PUBLIC_URL, else the scheme and Host of the request."""
+"""Absolute URLs on our own host: CONVMEM_PUBLIC_URL, else the scheme and Host of the request.
+
+The request's Host is one web.hosts has allowed, and its scheme comes from a forwarded
+header only when a trusted proxy sent it, so a client cannot move these URLs elsewhere.
+"""
 
 from fastapi import Request
 
