@@ -128,9 +128,9 @@ def start_server(backend: Backend, data_dir: Path, *, workers: int = 1, extra_en
         if process.poll() is not None:
             raise RuntimeError(f"server exited early; see {log.name}:\n" + Path(log.name).read_text())
         try:
-            if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(base_url + "/healthz", timeout=5).status_code == 200:
                 return Server(base_url, backend, process, data_dir)
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
             pass
         time.sleep(0.1)
     process.kill()
