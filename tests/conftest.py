@@ -29,7 +29,6 @@ os.environ["TAC_ANALYTICS_DISABLED"] = "true"
 
 POSTGRES_URL = os.environ.get("CONVMEM_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
 
 
 @dataclass

@@ -1,8 +1,5 @@
 """Trait groups, driven through the official twilio SDK and checked against Twilio's spec."""
 
-import json
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
@@ -11,18 +8,12 @@ from twilio.rest.memory.v1.trait_group import TraitGroupList
 from convmem.database.tables import Profile, Store, TraitGroup
 from convmem.traitgroups.schemas import DEFAULT_CONTACT_GROUP
 from convmem.web.errors import Code
-from tests.contract import assert_conforms
+from tests.contract import assert_conforms, request_example
 from tests.test_control_plane_stores import assert_error
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 
 
 def groups_path(store: str) -> str:
     return f"/v1/ControlPlane/Stores/{store}/TraitGroups"
-
-
-def example(name: str) -> dict:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 def create_group(api, store: str, body: dict) -> None:
@@ -43,7 +34,7 @@ def test_every_new_store_has_the_contact_group(twilio_client, store):
 
 def test_create_a_custom_group_with_the_sdk(twilio_client, store, server):
     mem = twilio_client.memory.v1
-    request = TraitGroupList.TraitGroupRequest(example("CreateTraitGroup-request-all-trait-types.json"))
+    request = TraitGroupList.TraitGroupRequest(request_example("CreateTraitGroup", "All Trait Types"))
     created = mem.trait_groups(store).create(request)
     assert created.message == "TraitGroup creation request accepted."
     operation = mem.operations(created.status_url.rsplit("/", 1)[1]).fetch()
@@ -52,24 +43,24 @@ def test_create_a_custom_group_with_the_sdk(twilio_client, store, server):
     assert operation.result_url == f"{server.base_url}/v1/ControlPlane/Stores/{store}/TraitGroups/mixedTraits"
 
     group = mem.trait_groups(store, "mixedTraits").fetch().trait_group
-    sent = example("CreateTraitGroup-request-all-trait-types.json")
+    sent = request_example("CreateTraitGroup", "All Trait Types")
     assert group["description"] == sent["description"]
     assert group["traits"] == sent["traits"]
     assert group["version"] == 1
 
 
 def test_every_spec_example_is_accepted_and_answers_conform(api, store):
-    for name in ("CreateTraitGroup-request-all-trait-types.json", "CreateTraitGroup-request-with-validation-rules.json"):
-        response = api.post(groups_path(store), json=example(name))
+    for name in ("All Trait Types", "With Validation Rules"):
+        response = api.post(groups_path(store), json=request_example("CreateTraitGroup", name))
         assert response.status_code == 202, response.text
         assert_conforms(response)
-    basic = example("CreateTraitGroup-request-basic-traits.json") | {"displayName": "Basic"}
+    basic = request_example("CreateTraitGroup", "Basic Traits") | {"displayName": "Basic"}
     create_group(api, store, basic)
     fetched = api.get(f"{groups_path(store)}/Basic")
     assert fetched.status_code == 200
     assert_conforms(fetched)
-    for name in ("PatchTraitGroup-request-update-traits.json", "PatchTraitGroup-request-with-validation-rules.json"):
-        response = api.patch(f"{groups_path(store)}/Basic", json=example(name))
+    for name in ("Update Traits", "With Validation Rules"):
+        response = api.patch(f"{groups_path(store)}/Basic", json=request_example("PatchTraitGroup", name))
         assert response.status_code == 202, response.text
         assert_conforms(response)
     traits = api.get(f"{groups_path(store)}/Basic").json()["traitGroup"]["traits"]
@@ -134,7 +125,7 @@ def test_create_rejects_invalid_groups(api, store, body, fragment):
 
 
 def test_display_names_are_unique_per_store(api, store):
-    response = api.post(groups_path(store), json=example("CreateTraitGroup-request-basic-traits.json"))
+    response = api.post(groups_path(store), json=request_example("CreateTraitGroup", "Basic Traits"))
     assert_error(response, 400, Code.DUPLICATE_NAME, "Contact")
     other = api.create_store()
     create_group(api, other, {"displayName": "Shared"})
@@ -209,7 +200,7 @@ def test_patch_with_the_sdk_upserts_deletes_and_honours_if_match(twilio_client, 
     )
     tag = mem.trait_groups(store, "Loyalty").fetch_with_http_info().headers["etag"]
     patched = mem.trait_groups(store, "Loyalty").patch(
-        TraitGroupList.PatchTraitGroupRequest(example("PatchTraitGroup-request-add-and-delete-traits.json")), if_match=tag
+        TraitGroupList.PatchTraitGroupRequest(request_example("PatchTraitGroup", "Add and Delete Traits")), if_match=tag
     )
     assert patched.message == "TraitGroup update request accepted."
     group = mem.trait_groups(store, "Loyalty").fetch().trait_group

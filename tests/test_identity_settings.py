@@ -1,8 +1,5 @@
 """IdentityResolutionSettings, driven through the official twilio SDK and checked against Twilio's spec."""
 
-import json
-from pathlib import Path
-
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.memory.v1.identity_resolution_setting import (
@@ -10,11 +7,10 @@ from twilio.rest.memory.v1.identity_resolution_setting import (
 )
 
 from convmem.web.errors import Code
-from tests.contract import assert_conforms
+from tests.contract import assert_conforms, request_example
 from tests.test_control_plane_stores import assert_error
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
-SPEC_EXAMPLE = json.loads((EXAMPLES / "UpdateIdentityResolutionSettings-request.json").read_text())
+SPEC_EXAMPLE = request_example("UpdateIdentityResolutionSettings", "Basic Configuration")
 DEFAULT_CONFIG = {"matchingAlgo": "exact", "matchingThreshold": 75, "limit": 100, "limitPolicy": "fifo", "enforceUnique": True}
 
 

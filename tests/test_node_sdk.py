@@ -18,8 +18,8 @@ NODE_DIR = Path(__file__).parent / "node"
 CACHE = Path.home() / ".cache" / "convmem-node-sdk"
 
 
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
+def install_node_sdk() -> Path:
+    """The folder to put on NODE_PATH, with the pinned `twilio` package in it (skips without node or npm)."""
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.skip("node and npm are needed for the Node SDK test")
     if not (CACHE / "node_modules" / "twilio").exists():
@@ -30,6 +30,11 @@ def node_modules() -> Path:
             timeout=600,
         )
     return CACHE / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    return install_node_sdk()
 
 
 def test_node_sdk_round_trip(node_modules, server, account, api, store):

@@ -1,9 +1,14 @@
 """Contract models of identifiers."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from convmem.kit.text import storable
 
 ID_TYPE_FIELD = Field(min_length=2, max_length=30)
 VALUE_FIELD = Field(max_length=255)
+Value = Annotated[str, AfterValidator(storable)]
 
 
 class Identifier(BaseModel):
@@ -12,7 +17,7 @@ class Identifier(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     idType: str = ID_TYPE_FIELD
-    value: str = VALUE_FIELD
+    value: Value = VALUE_FIELD
 
 
 class IdentifierUpdate(BaseModel):
@@ -21,8 +26,8 @@ class IdentifierUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     idType: str = ID_TYPE_FIELD
-    oldValue: str = VALUE_FIELD
-    newValue: str = VALUE_FIELD
+    oldValue: Value = VALUE_FIELD
+    newValue: Value = VALUE_FIELD
 
 
 class IdentifierSet(BaseModel):

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from convmem.kit.text import storable
+
 CONVERSATION_ID = r"^conv_conversation_[0-7][0-9a-z]{25}$"
 SOURCE = r"^[a-zA-Z0-9 _.-]+$"
 
@@ -34,7 +36,7 @@ Timestamp = Annotated[
     BeforeValidator(_must_be_text),
     AfterValidator(lambda value: value.astimezone(timezone.utc)),
 ]
-Content = Annotated[str, Field(min_length=1, max_length=4096)]
+Content = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(storable)]
 Source = Annotated[str, Field(min_length=1, max_length=100, pattern=SOURCE)]
 ConversationId = Annotated[str, Field(pattern=CONVERSATION_ID)]
 ConversationIds = Annotated[list[ConversationId], Field(max_length=10)]
