@@ -1,0 +1,178 @@
+"""Hostile and bad input: every case is a clear 4xx (never a 500, never a stalled server)."""
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from convmem.web.errors import Code
+from tests.contract import assert_conforms
+from tests.profile_helpers import create_profile
+from tests.test_control_plane_stores import assert_error
+from tests.test_control_plane_traitgroups import create_group, groups_path
+from tests.test_memory_observations import base, insert_profile, listed, observation
+
+PROFILES = "/v1/Stores/{store}/Profiles"
+
+
+def post_raw(api, path: str, raw: str | bytes, method: str = "POST"):
+    data = raw.encode() if isinstance(raw, str) else raw
+    return api.request(method, path, data=data, headers={"Content-Type": "application/json"})
+
+
+def group_with_pattern(api, store: str, pattern: str):
+    body = {"displayName": "Coded", "traits": {"code": {"dataType": "STRING", "validationRule": {"ruleType": "STRING", "pattern": pattern}}}}
+    return api.post(groups_path(store), json=body)
+
+
+# --- 1. validationRule.pattern runs in linear time ---------------------------------------------
+
+
+def test_a_catastrophic_pattern_validates_values_in_linear_time(api, store):
+    assert group_with_pattern(api, store, "^(a+)+$").status_code == 202
+    profiles = PROFILES.format(store=store)
+    # With a backtracking engine this value takes 2**40 steps: the request would never finish.
+    slow = api.post(profiles, json={"traits": {"Contact": {"email": "re@example.com"}, "Coded": {"code": "a" * 40 + "b"}}}, timeout=30)
+    assert_error(slow, 400, Code.INVALID_TRAIT_VALUE, "Coded.code", "pattern")
+    fits = api.post(profiles, json={"traits": {"Contact": {"email": "re@example.com"}, "Coded": {"code": "a" * 40}}})
+    assert fits.status_code == 202, fits.text
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?<!x)y", "a{1000}{1000}"])
+def test_a_pattern_the_linear_engine_cannot_run_is_refused(api, store, pattern):
+    assert_error(group_with_pattern(api, store, pattern), 400, Code.BAD_REQUEST, "traits.code.validationRule.pattern")
+    assert_error(api.get(f"{groups_path(store)}/Coded"), 404, Code.NOT_FOUND)
+
+
+def test_patterns_keep_their_meaning(api, store):
+    assert group_with_pattern(api, store, r"^\d{3}-[A-Z]+$").status_code == 202
+    profiles = PROFILES.format(store=store)
+    good = api.post(profiles, json={"traits": {"Contact": {"email": "p@example.com"}, "Coded": {"code": "123-ABC"}}})
+    assert good.status_code == 202, good.text
+    bad = api.post(profiles, json={"traits": {"Contact": {"email": "p@example.com"}, "Coded": {"code": "12-ABC"}}})
+    assert_error(bad, 400, Code.INVALID_TRAIT_VALUE, "Coded.code")
+
+
+# --- 2. STRING trait values are bounded ------------------------------------------------------
+
+
+def test_string_trait_values_are_at_most_4096_characters(api, store):
+    profiles = PROFILES.format(store=store)
+    too_long = api.post(profiles, json={"traits": {"Contact": {"email": "long@example.com", "firstName": "x" * 100_000}}})
+    assert_error(too_long, 400, Code.INVALID_TRAIT_VALUE, "Contact.firstName", "4096")
+    at_limit = api.post(profiles, json={"traits": {"Contact": {"email": "long@example.com", "firstName": "é" * 4096}}})
+    assert at_limit.status_code == 202, at_limit.text
+
+
+def test_string_items_of_array_traits_are_bounded_too(api, store):
+    create_group(api, store, {"displayName": "Tags", "traits": {"tags": {"dataType": "ARRAY"}}})
+    response = api.post(
+        PROFILES.format(store=store), json={"traits": {"Contact": {"email": "t@example.com"}, "Tags": {"tags": ["ok", "x" * 4097]}}}
+    )
+    assert_error(response, 400, Code.INVALID_TRAIT_VALUE, "Tags.tags", "4096")
+
+
+# --- 3. Lone surrogates ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path, raw, code, where",
+    [
+        ("/Profiles", '{"traits": {"Contact": {"email": "s@example.com", "firstName": "\\ud800"}}}', Code.INVALID_TRAIT_VALUE, "Contact.firstName"),
+        ("/Profiles", '{"traits": {"Contact": {"email": "s\\udfff@example.com"}}}', Code.INVALID_TRAIT_VALUE, "Contact.email"),
+        ("/Profiles/Lookup", '{"idType": "email", "value": "a\\ud83d@example.com"}', Code.BAD_REQUEST, "value"),
+        ("/Profiles", '{"traits": {"Contact\\ud800": {"email": "s@example.com"}}}', Code.UNKNOWN_TRAIT_GROUP, "Contact"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_on_write(api, store, path, raw, code, where):
+    response = post_raw(api, f"/v1/Stores/{store}{path}", raw)
+    assert_error(response, 400, code, where)
+    if code != Code.UNKNOWN_TRAIT_GROUP:
+        assert "surrogate" in response.json()["message"]
+
+
+def test_a_lone_surrogate_in_memory_content_or_an_identifier_is_refused(api, backend, store):
+    profile = create_profile(api, store, email="mem@example.com")
+    raw = json.dumps({"observations": [observation("note")]}).replace("note", "\\udc00note")
+    assert_error(post_raw(api, base(store, profile), raw), 400, Code.BAD_REQUEST, "observations.0.content", "surrogate")
+    identifier = post_raw(api, f"/v1/Stores/{store}/Profiles/{profile}/Identifiers", '{"idType": "email", "value": "\\ud800"}')
+    assert_error(identifier, 400, Code.BAD_REQUEST, "surrogate")
+    assert listed(api, store, profile) == []
+
+
+def test_a_surrogate_pair_is_a_character_like_any_other(api, store):
+    raw = '{"traits": {"Contact": {"email": "pair@example.com", "firstName": "Zo\\ud83d\\ude00"}}}'
+    response = post_raw(api, PROFILES.format(store=store), raw)
+    assert response.status_code == 202, response.text
+    fetched = api.get(f"{PROFILES.format(store=store)}/{response.json()['id']}")
+    assert fetched.json()["traits"]["Contact"]["firstName"] == "Zo\U0001f600"
+
+
+def test_a_lone_surrogate_already_stored_does_not_break_reads(api, backend, store):
+    if backend.name != "sqlite":
+        pytest.skip("PostgreSQL's jsonb refuses a lone surrogate escape, so none can be stored there")
+    profile = create_profile(api, store, email="old@example.com")
+    # What an older convmem stored: the escape, in the JSON text of the column.
+    document = '{"Contact": {"email": "old@example.com", "firstName": "Zo\\ud800"}}'
+    with backend.db.writing() as session:
+        session.execute(text("UPDATE profiles SET traits = :doc WHERE sid = :sid"), {"doc": document, "sid": profile})
+    response = api.get(f"{PROFILES.format(store=store)}/{profile}")
+    assert response.status_code == 200, response.text
+    assert_conforms(response)
+    assert response.json()["traits"]["Contact"]["firstName"] == "Zo\ufffd"
+
+
+# --- 4. occurredAt out of range -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_an_occurred_at_beyond_the_utc_range_is_400(api, backend, store, when):
+    profile = insert_profile(backend, store)
+    response = api.post(base(store, profile), json={"observations": [observation(occurredAt=when)]})
+    assert_error(response, 400, Code.BAD_REQUEST, "occurredAt")
+    summaries = f"/v1/Stores/{store}/Profiles/{profile}/ConversationSummaries"
+    summary = {"content": "s", "occurredAt": when, "conversationId": "conv_conversation_01jd0000000000000000000000"}
+    assert_error(api.post(summaries, json={"summaries": [summary]}), 400, Code.BAD_REQUEST, "occurredAt")
+
+
+# --- 5. NUL characters ---------------------------------------------------------------------
+
+
+def test_nul_in_memory_content_is_400_on_every_backend(api, backend, store):
+    profile = insert_profile(backend, store)
+    response = api.post(base(store, profile), json={"observations": [observation("a\u0000b")]})
+    assert_error(response, 400, Code.BAD_REQUEST, "observations.0.content", "NUL")
+    summaries = f"/v1/Stores/{store}/Profiles/{profile}/ConversationSummaries"
+    summary = {"content": "a\u0000b", "occurredAt": "2025-01-15T10:15:30Z", "conversationId": "conv_conversation_01jd0000000000000000000000"}
+    assert_error(api.post(summaries, json={"summaries": [summary]}), 400, Code.BAD_REQUEST, "summaries.0.content", "NUL")
+    assert listed(api, store, profile) == []
+
+
+def test_nul_in_an_import_filename_is_400(api, store):
+    mappings = [
+        {"columnName": "email", "traitGroup": "Contact", "traitName": "email"},
+        {"columnName": "name", "traitGroup": "Contact", "traitName": "firstName"},
+    ]
+    body = {"filename": "p\u0000.csv", "fileSize": 10, "columnMappings": mappings}
+    response = api.post(f"/v1/Stores/{store}/Profiles/Imports", json=body)
+    assert_error(response, 400, Code.BAD_REQUEST, "filename", "NUL")
+
+
+# --- 8. Dates before year 1000 ------------------------------------------------------------------
+
+
+def test_dates_before_year_1000_are_written_with_four_digit_years(api, backend, store):
+    profile = insert_profile(backend, store)
+    response = api.post(base(store, profile), json={"observations": [observation(occurredAt="0014-01-01T00:00:00Z")]})
+    assert response.status_code == 202, response.text
+    [item] = listed(api, store, profile)
+    assert item["occurredAt"] == "0014-01-01T00:00:00Z"
+
+
+# --- 11. Trait names that normalise to the same name ------------------------------------------
+
+
+def test_two_spellings_of_one_trait_in_one_write_are_400_naming_both(api, store):
+    body = {"traits": {"Contact": {"email": "dup@example.com", "First Name": "Ann", "first_name": "Bea"}}}
+    response = api.post(PROFILES.format(store=store), json=body)
+    assert_error(response, 400, Code.BAD_REQUEST, "'First Name'", "'first_name'", "Contact.firstName")
