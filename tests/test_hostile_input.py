@@ -158,6 +158,17 @@ def test_nul_in_an_import_filename_is_400(api, store):
     assert_error(response, 400, Code.BAD_REQUEST, "filename", "NUL")
 
 
+# --- 7. Invalid UTF-8 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/ControlPlane/Stores", "/v1/Stores/{store}/Profiles"])
+def test_invalid_utf8_in_a_json_body_is_malformed_json(api, store, path):
+    response = post_raw(api, path.format(store=store), b'{"displayName": "caf\xe9"}')
+    body = assert_error(response, 400, Code.MALFORMED_JSON, "UTF-8")
+    assert_conforms(response)
+    assert body["code"] == 20002
+
+
 # --- 8. Dates before year 1000 ------------------------------------------------------------------
 
 
@@ -167,6 +178,39 @@ def test_dates_before_year_1000_are_written_with_four_digit_years(api, backend, 
     assert response.status_code == 202, response.text
     [item] = listed(api, store, profile)
     assert item["occurredAt"] == "0014-01-01T00:00:00Z"
+
+
+# --- 9. Reserved profile paths are 405, not "Invalid profileId" -------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, tail, allow",
+    [
+        ("PATCH", "Bulk", "PUT"),
+        ("GET", "Bulk", "PUT"),
+        ("PATCH", "Lookup", "POST"),
+        ("GET", "Lookup", "POST"),
+        ("PATCH", "Imports", "GET, POST"),
+        ("DELETE", "Imports", "GET, POST"),
+    ],
+)
+def test_reserved_profile_paths_answer_405_with_allow(api, store, method, tail, allow):
+    response = api.request(method, f"/v1/Stores/{store}/Profiles/{tail}", json={})
+    assert_error(response, 405, Code.METHOD_NOT_ALLOWED)
+    assert response.headers["Allow"] == allow
+
+
+def test_a_bad_profile_id_is_still_400(api, store):
+    assert_error(api.get(f"/v1/Stores/{store}/Profiles/Nope"), 400, Code.INVALID_ID, "profileId")
+
+
+# --- 10. Content-Encoding: compress (decoding and its limit: tests/test_compression.py) ------
+
+
+def test_garbage_that_claims_to_be_lzw_is_400(api, backend, store):
+    profile = insert_profile(backend, store)
+    response = api.post(base(store, profile), data=b"not lzw", headers={"Content-Type": "application/json", "Content-Encoding": "compress"})
+    assert_error(response, 400, Code.BAD_REQUEST, "compress")
 
 
 # --- 11. Trait names that normalise to the same name ------------------------------------------
