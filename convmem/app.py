@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from convmem import __version__
+from convmem.background.blobstore import signing_key
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
 from convmem.kit.clock import WriteClock
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.metrics = metrics
     app.state.store_deletion_hooks = _store_deletion_hooks()
     app.state.clock = WriteClock()
+    app.state.page_token_key = signing_key(settings)
 
     _install_error_handlers(app)
     _install_routes(app)

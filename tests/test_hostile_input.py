@@ -1,5 +1,6 @@
 """Hostile and bad input: every case is a clear 4xx (never a 500, never a stalled server)."""
 
+import base64
 import json
 
 import pytest
@@ -109,13 +110,12 @@ def test_a_surrogate_pair_is_a_character_like_any_other(api, store):
 
 
 def test_a_lone_surrogate_already_stored_does_not_break_reads(api, backend, store):
-    if backend.name != "sqlite":
-        pytest.skip("PostgreSQL's jsonb refuses a lone surrogate escape, so none can be stored there")
     profile = create_profile(api, store, email="old@example.com")
     # What an older convmem stored: the escape, in the JSON text of the column.
     document = '{"Contact": {"email": "old@example.com", "firstName": "Zo\\ud800"}}'
+    value = ":doc" if backend.name == "sqlite" else "CAST(:doc AS json)"
     with backend.db.writing() as session:
-        session.execute(text("UPDATE profiles SET traits = :doc WHERE sid = :sid"), {"doc": document, "sid": profile})
+        session.execute(text(f"UPDATE profiles SET traits = {value} WHERE sid = :sid"), {"doc": document, "sid": profile})
     response = api.get(f"{PROFILES.format(store=store)}/{profile}")
     assert response.status_code == 200, response.text
     assert_conforms(response)
@@ -156,6 +156,66 @@ def test_nul_in_an_import_filename_is_400(api, store):
     body = {"filename": "p\u0000.csv", "fileSize": 10, "columnMappings": mappings}
     response = api.post(f"/v1/Stores/{store}/Profiles/Imports", json=body)
     assert_error(response, 400, Code.BAD_REQUEST, "filename", "NUL")
+
+
+# --- 6. Page tokens are signed and bound to their list ---------------------------------------
+
+
+def _forged(**fields) -> str:
+    """A token as a client could make one when tokens were plain base64 JSON."""
+    payload = {"k": 2**40, "o": "DESC", "s": 50, "b": False, "f": {}, **fields}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+
+
+def _resigned(token: str, **fields) -> str:
+    """``token``'s signature on another payload."""
+    payload = base64.urlsafe_b64encode(json.dumps({"k": 2**40, "o": "DESC", "s": 50, "b": False, "f": {}, **fields}).encode())
+    return payload.rstrip(b"=").decode() + "." + token.rsplit(".", 1)[-1]
+
+
+def _imports_page(api, store, **params):
+    return api.get(f"/v1/Stores/{store}/Profiles/Imports", params=params)
+
+
+def _two_pages_of_observations(api, backend, store) -> tuple[str, str]:
+    profile = insert_profile(backend, store)
+    api.post(base(store, profile), json={"observations": [observation(f"note {n}") for n in range(3)]})
+    first = api.get(base(store, profile), params={"pageSize": 1})
+    return profile, first.json()["meta"]["nextToken"]
+
+
+def test_page_tokens_do_not_expose_row_ids(api, backend, store):
+    profile, token = _two_pages_of_observations(api, backend, store)
+    sealed = token.rsplit(".", 1)[0]
+    raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+    assert b'"k"' not in raw and b"DESC" not in raw and b"Observations" not in raw
+    assert api.get(base(store, profile), params={"pageToken": token}).status_code == 200
+
+
+def test_a_forged_or_tampered_page_token_is_400(api, backend, store):
+    profile, token = _two_pages_of_observations(api, backend, store)
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for forged in (_forged(s=5000), _forged(s=-5), _resigned(token, s=5000), flipped):
+        response = api.get(base(store, profile), params={"pageToken": forged})
+        assert_error(response, 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+
+
+def test_a_page_token_is_bound_to_its_list(api, backend, store):
+    profile, token = _two_pages_of_observations(api, backend, store)
+    assert api.get(base(store, profile), params={"pageToken": token}).status_code == 200
+    other = insert_profile(backend, store)
+    assert_error(api.get(base(store, other), params={"pageToken": token}), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+    summaries = f"/v1/Stores/{store}/Profiles/{profile}/ConversationSummaries"
+    assert_error(api.get(summaries, params={"pageToken": token}), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+    other_store = api.create_store()
+    assert_error(_imports_page(api, other_store, pageToken=token), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+
+
+def test_the_sdk_follows_signed_tokens(twilio_client, api, store):
+    for name in ("Alpha", "Beta", "Gamma"):
+        create_group(api, store, {"displayName": name})
+    names = [group.display_name for group in twilio_client.memory.v1.trait_groups(store).list(page_size=1)]
+    assert sorted(names) == ["Alpha", "Beta", "Contact", "Gamma"]
 
 
 # --- 7. Invalid UTF-8 -------------------------------------------------------------------------
