@@ -211,6 +211,31 @@ def test_a_page_token_is_bound_to_its_list(api, backend, store):
     assert_error(_imports_page(api, other_store, pageToken=token), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
 
 
+def test_every_worker_process_opens_the_tokens_of_the_others(backend, account, tmp_path):
+    """Without CONVMEM_SIGNING_KEY the key is made under the data folder, once, before the
+    workers start, so a token from one worker process pages on any other."""
+    from tests.conftest import Api, start_server, stop_server
+
+    server = start_server(backend, tmp_path, workers=2, extra_env={"CONVMEM_SIGNING_KEY": ""})
+    try:
+        api = Api(server.base_url, account)
+        store = api.create_store()
+        for name in ("Alpha", "Beta", "Gamma"):
+            create_group(api, store, {"displayName": name})
+        seen, token = [], None
+        while True:
+            fresh = Api(server.base_url, account)  # a new connection may land on either worker
+            response = fresh.get(groups_path(store), params={"pageSize": 1, **({"pageToken": token} if token else {})})
+            assert response.status_code == 200, response.text
+            seen += [group["displayName"] for group in response.json()["traitGroups"]]
+            token = response.json()["meta"].get("nextToken")
+            if not token:
+                break
+        assert sorted(seen) == ["Alpha", "Beta", "Contact", "Gamma"]
+    finally:
+        stop_server(server)
+
+
 def test_the_sdk_follows_signed_tokens(twilio_client, api, store):
     for name in ("Alpha", "Beta", "Gamma"):
         create_group(api, store, {"displayName": name})
