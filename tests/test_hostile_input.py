@@ -11,7 +11,13 @@ from tests.contract import assert_conforms
 from tests.profile_helpers import create_profile
 from tests.test_control_plane_stores import assert_error
 from tests.test_control_plane_traitgroups import create_group, groups_path
-from tests.test_memory_observations import base, insert_profile, listed, observation
+from tests.test_memory_observations import (
+    base,
+    insert_profile,
+    listed,
+    merge_into,
+    observation,
+)
 
 PROFILES = "/v1/Stores/{store}/Profiles"
 
@@ -203,12 +209,29 @@ def test_a_forged_or_tampered_page_token_is_400(api, backend, store):
 def test_a_page_token_is_bound_to_its_list(api, backend, store):
     profile, token = _two_pages_of_observations(api, backend, store)
     assert api.get(base(store, profile), params={"pageToken": token}).status_code == 200
-    other = insert_profile(backend, store)
-    assert_error(api.get(base(store, other), params={"pageToken": token}), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
     summaries = f"/v1/Stores/{store}/Profiles/{profile}/ConversationSummaries"
     assert_error(api.get(summaries, params={"pageToken": token}), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+    assert_error(_imports_page(api, store, pageToken=token), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
     other_store = api.create_store()
-    assert_error(_imports_page(api, other_store, pageToken=token), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+    elsewhere = base(other_store, insert_profile(backend, other_store))
+    assert_error(api.get(elsewhere, params={"pageToken": token}), 400, Code.INVALID_PAGE_TOKEN, "pageToken")
+
+
+def test_a_merged_profile_pages_through_its_old_id(api, backend, store):
+    """The SDKs repeat the path they started from: the old id, whose redirect keeps the token."""
+    survivor, merged = insert_profile(backend, store), insert_profile(backend, store)
+    api.post(base(store, survivor), json={"observations": [observation(f"note {n}") for n in range(3)]})
+    merge_into(backend, survivor, merged)
+    seen, token = [], None
+    while True:
+        params = {"pageSize": 1, **({"pageToken": token} if token else {})}
+        response = api.get(base(store, merged), params=params, allow_redirects=True)
+        assert response.status_code == 200, response.text
+        seen += [item["content"] for item in response.json()["observations"]]
+        token = response.json()["meta"].get("nextToken")
+        if not token:
+            break
+    assert sorted(seen) == ["note 0", "note 1", "note 2"]
 
 
 def test_every_worker_process_opens_the_tokens_of_the_others(backend, account, tmp_path):

@@ -5,8 +5,10 @@ request holding only ``pageToken`` still pages correctly (the Python SDK's
 ``*_with_http_info`` helpers drop every other parameter). They are sealed with the server's
 key (``app.state.page_token_key``): encrypted, so the row ids of positions stay private, and
 signed, so a client can neither forge one (a page of 5000 items, a negative size) nor alter
-one. Each is bound to the path of the list that issued it, so it cannot be replayed on
-another store's or profile's list. Paging is keyset: a deep page costs what the first costs.
+one. Each is bound to the list that issued it (its path, with any profile id left out, since
+a merged profile's lists are also read through its old id's redirect), so it cannot be
+replayed on another store's list or another kind of list. Paging is keyset: a deep page
+costs what the first costs.
 """
 
 import base64
@@ -22,6 +24,7 @@ from fastapi import Request
 from itsdangerous import BadData, Signer
 from sqlalchemy import Select, tuple_
 
+from convmem.kit.ids import PATTERNS
 from convmem.web.errors import ApiError, Code, bad_request
 
 MAX_TOKEN_LENGTH = 4096  # the contract's maxLength of pageToken
@@ -66,7 +69,7 @@ class PageRequest:
     cursor: Any = None
     backwards: bool = False
     filters: dict = field(default_factory=dict)
-    # Where the tokens of this page will be valid, and what seals them.
+    # The list the tokens of this page are valid for (``list_of``), and what seals them.
     list_path: str = ""
     tokens: PageTokens | None = field(default=None, compare=False, repr=False)
 
@@ -76,6 +79,12 @@ class Page:
     items: list
     next_token: str | None
     previous_token: str | None
+
+
+def list_of(path: str) -> str:
+    """The list a path names, whichever profile id addresses it: the SDKs page a merged
+    profile through its old id, which redirects to the canonical one, token and all."""
+    return "/".join("{profileId}" if PATTERNS["profileId"].match(part) else part for part in path.split("/"))
 
 
 def _query_param(request: Request, *names: str) -> str | None:
@@ -90,9 +99,10 @@ def parse_page_request(
     request: Request, *, max_size: int, default_size: int = 50, filters: dict | None = None
 ) -> PageRequest:
     tokens = PageTokens(request.app.state.page_token_key)
+    list_path = list_of(request.url.path)
     token = _query_param(request, "pageToken", "PageToken")
     if token:
-        return decode_token(token, tokens=tokens, list_path=request.url.path, max_size=max_size)
+        return decode_token(token, tokens=tokens, list_path=list_path, max_size=max_size)
     raw_size = _query_param(request, "pageSize", "PageSize")
     size = default_size
     if raw_size is not None:
@@ -105,7 +115,7 @@ def parse_page_request(
     order = _query_param(request, "orderBy", "OrderBy") or "DESC"
     if order not in ("ASC", "DESC"):
         raise bad_request("orderBy must be ASC or DESC")
-    return PageRequest(size=size, order=order, filters=filters or {}, list_path=request.url.path, tokens=tokens)
+    return PageRequest(size=size, order=order, filters=filters or {}, list_path=list_path, tokens=tokens)
 
 
 def encode_token(page: PageRequest, cursor: Any, backwards: bool) -> str:
