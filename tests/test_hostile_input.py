@@ -4,8 +4,9 @@ import base64
 import json
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from convmem.database.tables import Store, TraitGroup
 from convmem.web.errors import Code
 from tests.contract import assert_conforms
 from tests.profile_helpers import create_profile
@@ -49,6 +50,17 @@ def test_a_catastrophic_pattern_validates_values_in_linear_time(api, store):
 def test_a_pattern_the_linear_engine_cannot_run_is_refused(api, store, pattern):
     assert_error(group_with_pattern(api, store, pattern), 400, Code.BAD_REQUEST, "traits.code.validationRule.pattern")
     assert_error(api.get(f"{groups_path(store)}/Coded"), 404, Code.NOT_FOUND)
+
+
+def test_a_stored_pattern_the_linear_engine_cannot_run_refuses_values_with_a_400(api, backend, store):
+    assert group_with_pattern(api, store, "^a$").status_code == 202
+    # A definition stored before patterns ran on RE2, with lookahead (which Python's re ran).
+    with backend.db.writing() as session:
+        in_store = select(Store.id).where(Store.sid == store).scalar_subquery()
+        group = session.scalar(select(TraitGroup).where(TraitGroup.store_id == in_store, TraitGroup.name == "Coded"))
+        group.traits = {"code": {"dataType": "STRING", "validationRule": {"ruleType": "STRING", "pattern": "^(?=a)a$"}}}
+    response = api.post(PROFILES.format(store=store), json={"traits": {"Contact": {"email": "old@example.com"}, "Coded": {"code": "a"}}})
+    assert_error(response, 400, Code.INVALID_TRAIT_VALUE, "Coded.code", "update the trait definition")
 
 
 def test_patterns_keep_their_meaning(api, store):
