@@ -22,9 +22,11 @@ import requests
 from sqlalchemy import func, select
 
 from bench.common import BenchServer, LoadResult, load, start
+from convmem.background.blobstore import signing_key
+from convmem.config import Settings
 from convmem.database.tables import Profile, ProfileIdentifier, Store
 from convmem.kit.ids import Prefix, new_id
-from convmem.web.pagination import PageRequest, encode_token
+from convmem.web.pagination import PageRequest, PageTokens, encode_token
 
 BATCH = 20_000
 DEEP_POSITION = 900_000
@@ -130,7 +132,13 @@ def main() -> None:
         # A DESC page whose cursor is the profile ``deep_position`` places from the newest starts right after it.
         with server.db.reading() as session:
             deep_cursor = session.scalar(select(Profile.id).where(Profile.sid == sids[args.profiles - 1 - deep_position]))
-        deep_token = {size: encode_token(PageRequest(size=size, order="DESC"), deep_cursor, False) for size in (50, 1000)}
+        # Tokens are sealed with the server's key (kept under its data_dir) for the list's path.
+        tokens = PageTokens(signing_key(Settings(data_dir=server.data_dir)))
+        profiles_path = f"/v1/Stores/{store}/Profiles"
+        deep_token = {
+            size: encode_token(PageRequest(size=size, order="DESC", list_path=profiles_path, tokens=tokens), deep_cursor, False)
+            for size in (50, 1000)
+        }
         deep = check(server, "GET", f"/v1/Stores/{store}/Profiles?pageToken={deep_token[50]}")
         assert deep["profiles"][0] == sids[args.profiles - 2 - deep_position], deep["profiles"][:1]
 

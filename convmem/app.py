@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from convmem import __version__
-from convmem.background.blobstore import BlobStore, open_blob_store
+from convmem.background.blobstore import BlobStore, open_blob_store, signing_key
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
 from convmem.database.faults import is_unavailable
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
     app.state.rate_limits = RateLimits(settings)
+    app.state.page_token_key = signing_key(settings)
 
     _install_error_handlers(app)
     _install_routes(app)
@@ -160,7 +161,7 @@ def _install_routes(app: FastAPI) -> None:
     # FastAPI wraps included routers in private objects, so the 405 handler finds the
     # methods of a path in this table, made from the public routes of each router.
     routes = [route for route in app.router.routes if isinstance(route, APIRoute)] + [r for router in routers for r in router.routes]
-    app.state.route_methods = [(route.path_regex, route.methods) for route in routes]
+    app.state.route_methods = [(route.path_regex, route.methods, set(route.param_convertors)) for route in routes]
 
 
 def _credentials_unless(public: bool) -> list:
@@ -179,10 +180,29 @@ def _install_docs(app: FastAPI, *, public: bool) -> None:
         return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
 
 
-def _allowed_methods(request: Request) -> str:
+def _allowed_methods(request: Request, *, literal_for: str | None = None) -> str:
+    """The methods of the path; with ``literal_for``, only of routes where that path parameter
+    is a fixed word (``Profiles/Lookup`` rather than ``Profiles/{profileId}``)."""
     path = request.url.path
-    methods = {method for regex, route_methods in request.app.state.route_methods if regex.match(path) for method in route_methods}
+    methods = {
+        method
+        for regex, route_methods, params in request.app.state.route_methods
+        if regex.match(path) and literal_for not in params
+        for method in route_methods
+    }
     return ", ".join(sorted(methods))
+
+
+def _misrouted_literal(request: Request, errors: list[dict]) -> ApiError | None:
+    """``PATCH …/Profiles/Bulk`` reaches the ``{profileId}`` route, whose pattern refuses 'Bulk'.
+    The path does exist, with other methods: that is a 405, as on any other path."""
+    location = errors[0].get("loc", ())
+    if errors[0].get("type") != "string_pattern_mismatch" or len(location) != 2 or location[0] != "path":
+        return None
+    allowed = _allowed_methods(request, literal_for=location[1])
+    if not allowed:
+        return None
+    return ApiError(405, Code.METHOD_NOT_ALLOWED, "Method not allowed on this resource", {"Allow": allowed})
 
 
 def _error_response(error: ApiError) -> JSONResponse:
@@ -207,6 +227,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        misrouted = _misrouted_literal(request, exc.errors())
+        if misrouted:
+            return _error_response(misrouted)
         code, message = describe_validation_error(exc.errors())
         note_error(request.scope, message)
         return _error_response(ApiError(400, code, message))
@@ -217,6 +240,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = ApiError(404, Code.NOT_FOUND, "No such resource: the path does not exist")
         elif exc.status_code == 405:
             error = ApiError(405, Code.METHOD_NOT_ALLOWED, "Method not allowed on this resource", {"Allow": _allowed_methods(request)})
+        elif exc.status_code == 400:
+            # FastAPI's answer to a JSON body it cannot decode at all, such as one that is not UTF-8.
+            error = ApiError(400, Code.MALFORMED_JSON, "Request body is not valid JSON in UTF-8")
         else:
             error = ApiError(exc.status_code, exc.status_code, str(exc.detail))
         headers = dict(exc.headers or {})

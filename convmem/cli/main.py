@@ -65,6 +65,7 @@ def serve(
 ) -> None:
     """Apply migrations, make sure an account exists, and serve the API."""
     from convmem.accounts.service import create_account, ensure_account, has_accounts
+    from convmem.background.blobstore import signing_key
     from convmem.database.migrate import upgrade
 
     settings = get_settings()
@@ -86,6 +87,9 @@ def serve(
             console.print("[bold]Created a development account[/bold] (shown once):")
             console.print(f"  account SID: {credentials.sid}\n  auth token:  {credentials.secret}")
     db.dispose()
+    # Made once here, before the workers start: each reads it for page tokens and upload URLs,
+    # and workers racing to create it could read a half-written key.
+    signing_key(settings)
     console.print(f"convmem listening on http://{host}:{port}")
     uvicorn.run(
         "convmem.app:create_app",

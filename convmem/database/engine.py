@@ -9,6 +9,7 @@ identity resolution in one store is serial while other stores proceed in paralle
 """
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -47,6 +48,30 @@ def dump_json(value) -> str:
         return json.dumps(value)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_json(text: str | bytes):
+    """JSON columns' values. Text written before lone surrogates were refused may hold one
+    (``"\\ud800"``), which no answer can encode: it is read back as U+FFFD instead."""
+    if isinstance(text, bytes):  # psycopg hands over the raw column
+        text = text.decode()
+    value = json.loads(text)
+    if "\\ud" in text or "\\uD" in text:
+        return _without_lone_surrogates(value)
+    return value
+
+
+def _without_lone_surrogates(value):
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
+
+
 class Database:
     def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
         self.url = normalise_url(url)
@@ -61,10 +86,13 @@ class Database:
                 pool_size=32,
                 max_overflow=32,
                 json_serializer=dump_json,
+                json_deserializer=load_json,
             )
             _configure_sqlite(self.engine, sqlite_synchronous)
         else:
-            self.engine = create_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True, json_serializer=dump_json)
+            self.engine = create_engine(
+                self.url, pool_size=20, max_overflow=20, pool_pre_ping=True, json_serializer=dump_json, json_deserializer=load_json
+            )
         self._reader = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writer = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False, autoflush=False

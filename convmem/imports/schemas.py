@@ -1,9 +1,11 @@
 """Contract models of profile imports."""
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from convmem.kit.text import storable
 
 MAX_FILE_SIZE = 100 * 1024 * 1024
 
@@ -17,18 +19,21 @@ class ImportStatus(StrEnum):
     FAILED = "FAILED"
 
 
+Text = Annotated[str, AfterValidator(storable)]
+
+
 class ColumnMappingItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    columnName: str = Field(min_length=1, max_length=64)
-    traitGroup: str = Field(min_length=1, max_length=64)
-    traitName: str = Field(min_length=1, max_length=64)
+    columnName: Text = Field(min_length=1, max_length=64)
+    traitGroup: Text = Field(min_length=1, max_length=64)
+    traitName: Text = Field(min_length=1, max_length=64)
 
 
 class CreateImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=255)
+    filename: Text = Field(min_length=1, max_length=255)
     fileSize: int = Field(ge=1, le=MAX_FILE_SIZE)
     columnMappings: list[ColumnMappingItem] = Field(min_length=2, max_length=100)
 

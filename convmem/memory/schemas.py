@@ -2,7 +2,9 @@
 
 ``extra="forbid"`` only where the contract sets ``additionalProperties: false`` (the two
 batch wrappers); elsewhere unknown fields are ignored. Timestamps are accepted in any
-RFC 3339 form and held as UTC; one without an offset is not RFC 3339 and is refused.
+RFC 3339 form and held as UTC; one without an offset is not RFC 3339 and is refused, as
+is one that falls outside years 1 to 9999 once converted to UTC. Text refuses NUL, which
+PostgreSQL cannot store, so both backends answer it alike.
 """
 
 from datetime import datetime, timezone
@@ -31,11 +33,14 @@ def _must_be_text(value):
     return value
 
 
-Timestamp = Annotated[
-    AwareDatetime,
-    BeforeValidator(_must_be_text),
-    AfterValidator(lambda value: value.astimezone(timezone.utc)),
-]
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is outside years 0001 to 9999 once converted to UTC") from None
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_must_be_text), AfterValidator(_in_utc)]
 Content = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(storable)]
 Source = Annotated[str, Field(min_length=1, max_length=100, pattern=SOURCE)]
 ConversationId = Annotated[str, Field(pattern=CONVERSATION_ID)]

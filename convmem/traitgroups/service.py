@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import re2
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -66,9 +67,32 @@ def only_defined(traits: dict[str, dict], defined: dict[str, set[str]]) -> dict[
     }
 
 
+# A STRING value holds at most this many characters: the contract sets no bound, and this one
+# keeps a profile document, and the text a pattern is matched against, small.
+MAX_STRING_VALUE_LENGTH = 4096
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 1 << 20  # past this a pattern is "too large" rather than a memory hog
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
 @lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+def _compiled(pattern: str):
+    """User-supplied patterns run on RE2: matching takes time linear in the value, whatever the
+    pattern (a backtracking engine takes 2**n steps on ``^(a+)+$``). Raises ``re2.error``."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _pattern_error(error: re2.error) -> str:
+    reason = error.args[0] if error.args else error
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
 def _is_number(value) -> bool:
@@ -82,8 +106,8 @@ def check_value(where: str, definition: dict, value) -> None:
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, float) and not math.isfinite(item):
             raise _invalid(where, "must be a finite number")
-        if isinstance(item, str) and "\x00" in item:
-            raise _invalid(where, "must not contain NUL characters")
+        if isinstance(item, str):
+            _check_text(where, item)
     if data_type == "STRING":
         if not isinstance(value, str):
             raise _invalid(where, "must be a string")
@@ -91,7 +115,7 @@ def check_value(where: str, definition: dict, value) -> None:
             raise _invalid(where, f"must be at least {rule['minLength']} characters")
         if rule.get("maxLength") is not None and len(value) > rule["maxLength"]:
             raise _invalid(where, f"must be at most {rule['maxLength']} characters")
-        if rule.get("pattern") and not _compiled(rule["pattern"]).search(value):
+        if rule.get("pattern") and not _matches(where, rule["pattern"], value):
             raise _invalid(where, f"must match the pattern {rule['pattern']}")
     elif data_type == "NUMBER":
         if not _is_number(value):
@@ -112,6 +136,23 @@ def check_value(where: str, definition: dict, value) -> None:
             raise _invalid(where, f"must have at least {rule['minItems']} items")
         if rule.get("maxItems") is not None and len(value) > rule["maxItems"]:
             raise _invalid(where, f"must have at most {rule['maxItems']} items")
+
+
+def _check_text(where: str, text: str) -> None:
+    if len(text) > MAX_STRING_VALUE_LENGTH:
+        raise _invalid(where, f"must be at most {MAX_STRING_VALUE_LENGTH} characters (it has {len(text)})")
+    if "\x00" in text:
+        raise _invalid(where, "must not contain NUL characters")
+    if _SURROGATE.search(text):
+        raise _invalid(where, "must not contain a lone surrogate (an unpaired \\uD800-\\uDFFF escape)")
+
+
+def _matches(where: str, pattern: str, value: str) -> bool:
+    try:
+        return _compiled(pattern).search(value) is not None
+    except re2.error:
+        # A definition stored before patterns ran on RE2: no value can be checked against it.
+        raise _invalid(where, f"cannot be checked: its pattern {pattern} is not RE2 syntax; update the trait definition") from None
 
 
 def _invalid(where: str, problem: str) -> ApiError:
@@ -141,10 +182,16 @@ def validate_traits(
         if len(values) > 99:
             raise bad_request(f"'traits.{group}' has {len(values)} traits; at most 99 are allowed")
         out = clean.setdefault(group, {})
+        spelled: dict[str, str] = {}
         for raw_name, value in values.items():
             name = normalize_trait_name(raw_name)
             definition = definitions.get(name)
             where = f"{group}.{name}"
+            if name in spelled:
+                raise bad_request(
+                    f"Invalid 'traits.{group}': '{spelled[name]}' and '{raw_name}' both name the trait '{where}'; send it once"
+                )
+            spelled[name] = raw_name
             if definition is None:
                 raise ApiError(400, Code.UNKNOWN_TRAIT, f"Unknown trait '{where}': trait group '{group}' defines no such trait")
             if value is None:
@@ -326,8 +373,11 @@ def _check_definition(where: str, definition: TraitDefinition, id_types: set[str
         if rule.ruleType == "STRING" and rule.pattern is not None:
             try:
                 _compiled(rule.pattern)
-            except re.error as exc:
-                raise bad_request(f"Invalid '{where}.validationRule.pattern': not a valid regular expression ({exc})") from None
+            except re2.error as exc:
+                raise bad_request(
+                    f"Invalid '{where}.validationRule.pattern': not a regular expression in RE2 syntax, which has no "
+                    f"backreferences or lookaround ({_pattern_error(exc)})"
+                ) from None
     id_type = definition.idTypePromotion
     if id_type is not None:
         if id_type not in id_types:

@@ -48,7 +48,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.code = int(code)
-        self.message = message[:1024]
+        # A message may quote the request; a lone surrogate from it would make the body unencodable.
+        self.message = message[:1024].encode("utf-8", "replace").decode()
         self.headers = headers or {}
 
     def body(self) -> dict:

@@ -1,21 +1,65 @@
 """Token pagination as the Twilio clients consume it.
 
-Tokens are opaque base64url JSON carrying the position *and* the query (order, page size,
-filters), so a follow-up request holding only ``pageToken`` still pages correctly (the
-Python SDK's ``*_with_http_info`` helpers drop every other parameter). Paging is keyset:
-a deep page costs what the first costs.
+Tokens carry the position *and* the query (order, page size, filters), so a follow-up
+request holding only ``pageToken`` still pages correctly (the Python SDK's
+``*_with_http_info`` helpers drop every other parameter). They are sealed with the server's
+key (``app.state.page_token_key``): encrypted, so the row ids of positions stay private, and
+signed, so a client can neither forge one (a page of 5000 items, a negative size) nor alter
+one. Each is bound to the list that issued it (its path, with any profile id left out, since
+a merged profile's lists are also read through its old id's redirect), so it cannot be
+replayed on another store's list or another kind of list. Paging is keyset: a deep page
+costs what the first costs.
 """
 
 import base64
+import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from itsdangerous import BadData, Signer
 from sqlalchemy import Select, tuple_
 
+from convmem.kit.ids import PATTERNS
 from convmem.web.errors import ApiError, Code, bad_request
+
+MAX_TOKEN_LENGTH = 4096  # the contract's maxLength of pageToken
+_NOT_ISSUED = "pageToken is not a token this server issued for this list"
+_NONCE_BYTES = 12
+
+
+class PageTokens:
+    """Seals token payloads: encrypted with HMAC-SHA256 in counter mode under a fresh nonce,
+    then signed (itsdangerous), and checked before anything is decrypted."""
+
+    def __init__(self, key: bytes):
+        self._signer = Signer(key, salt="convmem.page-token", digest_method=hashlib.sha256)
+        self._cipher_key = hmac.digest(key, b"convmem.page-token.cipher", "sha256")
+
+    def seal(self, payload: dict) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        plain = json.dumps(payload, separators=(",", ":")).encode()
+        sealed = base64.urlsafe_b64encode(nonce + self._xor(nonce, plain)).rstrip(b"=")
+        return self._signer.sign(sealed).decode()
+
+    def open(self, token: str) -> Any:
+        """The payload; raises ``BadData`` for a token this key did not seal, unaltered."""
+        sealed = self._signer.unsign(token.encode())
+        raw = base64.urlsafe_b64decode(sealed + b"=" * (-len(sealed) % 4))
+        nonce, cipher = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+        try:
+            return json.loads(self._xor(nonce, cipher))
+        except ValueError:
+            raise BadData("the payload is not JSON") from None
+
+    def _xor(self, nonce: bytes, data: bytes) -> bytes:
+        blocks = (hmac.digest(self._cipher_key, nonce + n.to_bytes(4, "big"), "sha256") for n in range(len(data) // 32 + 1))
+        stream = b"".join(blocks)[: len(data)]
+        return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
 
 
 @dataclass(frozen=True)
@@ -25,6 +69,9 @@ class PageRequest:
     cursor: Any = None
     backwards: bool = False
     filters: dict = field(default_factory=dict)
+    # The list the tokens of this page are valid for (``list_of``), and what seals them.
+    list_path: str = ""
+    tokens: PageTokens | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -32,6 +79,12 @@ class Page:
     items: list
     next_token: str | None
     previous_token: str | None
+
+
+def list_of(path: str) -> str:
+    """The list a path names, whichever profile id addresses it: the SDKs page a merged
+    profile through its old id, which redirects to the canonical one, token and all."""
+    return "/".join("{profileId}" if PATTERNS["profileId"].match(part) else part for part in path.split("/"))
 
 
 def _query_param(request: Request, *names: str) -> str | None:
@@ -45,9 +98,11 @@ def _query_param(request: Request, *names: str) -> str | None:
 def parse_page_request(
     request: Request, *, max_size: int, default_size: int = 50, filters: dict | None = None
 ) -> PageRequest:
+    tokens = PageTokens(request.app.state.page_token_key)
+    list_path = list_of(request.url.path)
     token = _query_param(request, "pageToken", "PageToken")
     if token:
-        return decode_token(token)
+        return decode_token(token, tokens=tokens, list_path=list_path, max_size=max_size)
     raw_size = _query_param(request, "pageSize", "PageSize")
     size = default_size
     if raw_size is not None:
@@ -60,30 +115,56 @@ def parse_page_request(
     order = _query_param(request, "orderBy", "OrderBy") or "DESC"
     if order not in ("ASC", "DESC"):
         raise bad_request("orderBy must be ASC or DESC")
-    return PageRequest(size=size, order=order, filters=filters or {})
+    return PageRequest(size=size, order=order, filters=filters or {}, list_path=list_path, tokens=tokens)
 
 
 def encode_token(page: PageRequest, cursor: Any, backwards: bool) -> str:
-    payload = {"k": cursor, "o": page.order, "s": page.size, "b": backwards, "f": page.filters}
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    payload = {"p": page.list_path, "k": cursor, "o": page.order, "s": page.size, "b": backwards, "f": page.filters}
+    return page.tokens.seal(payload)
 
 
-def decode_token(token: str) -> PageRequest:
-    if len(token) > 4096:
-        raise ApiError(400, Code.INVALID_PAGE_TOKEN, "pageToken is longer than 4096 characters")
+def decode_token(token: str, *, tokens: PageTokens, list_path: str, max_size: int) -> PageRequest:
+    """The page a token asks for, once its signature, its list and every field check out."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ApiError(400, Code.INVALID_PAGE_TOKEN, f"pageToken is longer than {MAX_TOKEN_LENGTH} characters")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
-        return PageRequest(
-            size=int(payload["s"]),
-            order=payload["o"] if payload["o"] in ("ASC", "DESC") else "DESC",
-            cursor=payload["k"],
-            backwards=bool(payload["b"]),
-            filters=dict(payload["f"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        raise ApiError(400, Code.INVALID_PAGE_TOKEN, "pageToken is not a token this server issued") from None
+        payload = tokens.open(token)
+    except (BadData, ValueError):
+        raise ApiError(400, Code.INVALID_PAGE_TOKEN, _NOT_ISSUED) from None
+    if not _valid_payload(payload, list_path, max_size):
+        raise ApiError(400, Code.INVALID_PAGE_TOKEN, _NOT_ISSUED)
+    return PageRequest(
+        size=payload["s"],
+        order=payload["o"],
+        cursor=payload["k"],
+        backwards=payload["b"],
+        filters=payload["f"],
+        list_path=list_path,
+        tokens=tokens,
+    )
+
+
+def _valid_payload(payload: Any, list_path: str, max_size: int) -> bool:
+    """Sealed tokens are ours, but a key shared with an older release (or a bug) must still
+    never put a page size, order or filter the list would refuse from its parameters into SQL."""
+    if not isinstance(payload, dict) or set(payload) != {"p", "k", "o", "s", "b", "f"}:
+        return False
+    size, filters = payload["s"], payload["f"]
+    return (
+        payload["p"] == list_path
+        and type(size) is int
+        and 1 <= size <= max_size
+        and payload["o"] in ("ASC", "DESC")
+        and type(payload["b"]) is bool
+        and isinstance(filters, dict)
+        and all(_is_filter_value(value) for value in filters.values())
+    )
+
+
+def _is_filter_value(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(item, str) for item in value)
+    return isinstance(value, (str, int, bool))
 
 
 def _tokens(page: PageRequest, rows: list, has_more: bool, key_of: Callable[[Any], Any]) -> Page:

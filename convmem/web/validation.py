@@ -20,6 +20,9 @@ def describe_validation_error(errors: list[dict]) -> tuple[Code, str]:
         return Code.BAD_REQUEST, "Request body is required and must be a JSON object"
     if kind in ("model_attributes_type", "dict_type") and where == "body":
         return Code.BAD_REQUEST, "Request body must be a JSON object"
+    if kind == "string_unicode":
+        # Only a lone surrogate escape (\ud800) gets here: no UTF-8 text can hold one.
+        return Code.BAD_REQUEST, f"Invalid '{where}': must not contain a lone surrogate (an unpaired \\uD800-\\uDFFF escape)"
     if kind == "extra_forbidden":
         return Code.BAD_REQUEST, f"Unknown field '{where}'"
     if kind == "string_pattern_mismatch" and first.get("loc", ("",))[0] == "path":
