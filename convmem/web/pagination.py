@@ -3,25 +3,24 @@
 Tokens carry the position *and* the query (order, page size, filters), so a follow-up
 request holding only ``pageToken`` still pages correctly (the Python SDK's
 ``*_with_http_info`` helpers drop every other parameter). They are sealed with the server's
-key (``app.state.page_token_key``): encrypted, so the row ids of positions stay private, and
-signed, so a client can neither forge one (a page of 5000 items, a negative size) nor alter
-one. Each is bound to the list that issued it (its path, with any profile id left out, since
+key (``app.state.page_token_key``) by authenticated encryption: the row ids of positions stay
+private, and a client can neither forge a token (a page of 5000 items, a negative size) nor
+alter one. Each is bound to the list that issued it (its path, with any profile id left out, since
 a merged profile's lists are also read through its old id's redirect), so it cannot be
 replayed on another store's list or another kind of list. Paging is keyset: a deep page
 costs what the first costs.
 """
 
 import base64
-import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request
-from itsdangerous import BadData, Signer
 from sqlalchemy import Select, tuple_
 
 from convmem.kit.ids import PATTERNS
@@ -29,37 +28,25 @@ from convmem.web.errors import ApiError, Code, bad_request
 
 MAX_TOKEN_LENGTH = 4096  # the contract's maxLength of pageToken
 _NOT_ISSUED = "pageToken is not a token this server issued for this list"
-_NONCE_BYTES = 12
 
 
 class PageTokens:
-    """Seals token payloads: encrypted with HMAC-SHA256 in counter mode under a fresh nonce,
-    then signed (itsdangerous), and checked before anything is decrypted."""
+    """Seals token payloads with Fernet (AES-CBC and HMAC-SHA256, from ``cryptography``): the
+    payload is private, and a token is opened only if this server's key sealed it, unaltered."""
 
     def __init__(self, key: bytes):
-        self._signer = Signer(key, salt="convmem.page-token", digest_method=hashlib.sha256)
-        self._cipher_key = hmac.digest(key, b"convmem.page-token.cipher", "sha256")
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"convmem.page-token").derive(key)
+        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 
     def seal(self, payload: dict) -> str:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        plain = json.dumps(payload, separators=(",", ":")).encode()
-        sealed = base64.urlsafe_b64encode(nonce + self._xor(nonce, plain)).rstrip(b"=")
-        return self._signer.sign(sealed).decode()
+        return self._fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
     def open(self, token: str) -> Any:
-        """The payload; raises ``BadData`` for a token this key did not seal, unaltered."""
-        sealed = self._signer.unsign(token.encode())
-        raw = base64.urlsafe_b64decode(sealed + b"=" * (-len(sealed) % 4))
-        nonce, cipher = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+        """The payload; raises ``InvalidToken`` for a token this key did not seal, unaltered."""
         try:
-            return json.loads(self._xor(nonce, cipher))
-        except ValueError:
-            raise BadData("the payload is not JSON") from None
-
-    def _xor(self, nonce: bytes, data: bytes) -> bytes:
-        blocks = (hmac.digest(self._cipher_key, nonce + n.to_bytes(4, "big"), "sha256") for n in range(len(data) // 32 + 1))
-        stream = b"".join(blocks)[: len(data)]
-        return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
+            return json.loads(self._fernet.decrypt(token.encode()))
+        except (ValueError, UnicodeEncodeError):
+            raise InvalidToken from None
 
 
 @dataclass(frozen=True)
@@ -129,7 +116,7 @@ def decode_token(token: str, *, tokens: PageTokens, list_path: str, max_size: in
         raise ApiError(400, Code.INVALID_PAGE_TOKEN, f"pageToken is longer than {MAX_TOKEN_LENGTH} characters")
     try:
         payload = tokens.open(token)
-    except (BadData, ValueError):
+    except InvalidToken:
         raise ApiError(400, Code.INVALID_PAGE_TOKEN, _NOT_ISSUED) from None
     if not _valid_payload(payload, list_path, max_size):
         raise ApiError(400, Code.INVALID_PAGE_TOKEN, _NOT_ISSUED)
