@@ -46,8 +46,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         worker = None
         if settings.embedded_worker:
             from convmem.background.jobs import JobEnv
-            from convmem.background.tasks import all_tasks
             from convmem.background.worker import Worker
+            from convmem.tasks import all_tasks
 
             env = JobEnv(db=db, settings=settings, clock=app.state.clock, blobs=app.state.blobs, embedder=app.state.embedder)
             worker = Worker(all_tasks(env))

@@ -14,7 +14,6 @@ from convmem.accounts.service import create_account
 from convmem.app import create_app
 from convmem.background.blobstore import open_blob_store
 from convmem.background.jobs import JobEnv
-from convmem.background.tasks import all_tasks
 from convmem.config import Settings
 from convmem.database.engine import Database
 from convmem.database.migrate import upgrade
@@ -26,6 +25,7 @@ from convmem.memory.schemas import ObservationCreateRequest
 from convmem.memory.scope import Scope
 from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
+from convmem.tasks import all_tasks
 from convmem.web.auth import Principal
 
 

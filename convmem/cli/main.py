@@ -113,11 +113,11 @@ def worker() -> None:
     """Run background workers on their own (bulk batches, imports, embeddings)."""
     from convmem.background.blobstore import open_blob_store
     from convmem.background.jobs import JobEnv
-    from convmem.background.tasks import all_tasks
     from convmem.background.worker import Worker
     from convmem.database.migrate import upgrade
     from convmem.kit.clock import WriteClock
     from convmem.memory.embeddings import embedder_for
+    from convmem.tasks import all_tasks
 
     settings = get_settings()
     logging.config.dictConfig(_log_config(settings.log_level, settings.log_redact_traits))

@@ -1,4 +1,4 @@
-"""Wiring: the background tasks every worker runs (embedded in ``serve`` or ``convmem worker``)."""
+"""Composition: the background tasks every worker runs (embedded in ``serve`` or ``convmem worker``)."""
 
 from functools import partial
 
