@@ -1,6 +1,8 @@
 """The FastAPI application: routers, error handlers, health and metrics."""
 
 import logging
+import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -37,7 +39,10 @@ log = logging.getLogger("convmem")
 RETRY_AFTER_SECONDS = 5
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, *, wall_clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """The app over ``db`` with ``settings``; ``wall_clock`` is the time upload URLs are dated by."""
     settings = settings or get_settings()
     db = db or Database(settings.resolved_database_url)
 
@@ -70,7 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     metrics = Metrics()
     app.state.metrics = metrics
-    app.state.blobs = open_blob_store(settings)
+    app.state.blobs = open_blob_store(settings, wall_clock)
     app.state.store_deletion_hooks = _store_deletion_hooks(app.state.blobs)
     app.state.operation_lookups = _operation_lookups()
     app.state.clock = WriteClock()

@@ -6,6 +6,7 @@ that prove what only a real server shows (the SDKs over HTTP, kill -9, workers, 
 own limits) keep using ``tests.conftest.start_server``.
 """
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,11 +37,24 @@ class InProcessApi(Api):
         return self.session.request(method, self.base_url + path, **kwargs)
 
 
+class FakeWallClock:
+    """Seconds since the epoch that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @contextmanager
-def app_api(backend: Backend, data_dir: Path, credentials: Credentials, **settings):
+def app_api(backend: Backend, data_dir: Path, credentials: Credentials, *, wall_clock=time.time, **settings):
     """An ``InProcessApi`` for an app on ``backend`` with ``settings`` changed (no embedded
     worker unless asked for: the session's server already runs one on this database)."""
     settings.setdefault("embedded_worker", False)
     config = Settings(database_url=backend.url, data_dir=data_dir, signing_key="test-signing-key", **settings)
-    with TestClient(create_app(config, backend.db), base_url=BASE_URL) as client:
+    with TestClient(create_app(config, backend.db, wall_clock=wall_clock), base_url=BASE_URL) as client:
         yield InProcessApi(client, credentials)

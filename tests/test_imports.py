@@ -1,13 +1,13 @@
 """CSV imports: creation and its checks, the signed upload URL, real-world CSV, the error
 report, progress, listing, and the SDK."""
 
-import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
 
 from tests.contract import assert_conforms
+from tests.inprocess import FakeWallClock, app_api
 from tests.jobs_support import (
     CONTACT,
     create_import,
@@ -206,20 +206,15 @@ def test_the_upload_url_is_bound_to_its_import_size_and_time(api, store):
     assert wait_import(api, store, import_id)["status"] == "COMPLETED"
 
 
-def test_an_expired_upload_url_is_refused(server, account, backend, tmp_path):
-    from tests.conftest import Api, start_server, stop_server
-
-    short = start_server(backend, tmp_path, extra_env={"CONVMEM_UPLOAD_URL_TTL_SECONDS": "1", "CONVMEM_EMBEDDED_WORKER": "false"})
-    try:
-        api = Api(short.base_url, account)
+def test_an_expired_upload_url_is_refused(backend, account, tmp_path):
+    wall_clock = FakeWallClock()
+    with app_api(backend, tmp_path, account, wall_clock=wall_clock, upload_url_ttl_seconds=60) as api:
         store = api.create_store()
         data = b"email\na@example.com\n"
         _, url = create_import(api, store, data, mappings({"email": "email", "x": "city"}))
-        time.sleep(2.1)
-        response = upload(url, data)
+        wall_clock.advance(61)
+        response = api.session.put(url, content=data)
         assert response.status_code == 403 and "expired" in response.json()["message"]
-    finally:
-        stop_server(short)
 
 
 def test_uploads_may_exceed_the_api_body_limit(api, store):

@@ -2,6 +2,7 @@
 contract, the lexical-only server, and (when the `semantic` extra is installed) the real model."""
 
 import importlib.util
+import logging
 import math
 import time
 
@@ -23,8 +24,8 @@ from convmem.memory.schemas import (
 )
 from convmem.memory.scope import Scope
 from convmem.profiles.addressing import ProfileRef
-from tests.conftest import start_server, stop_server
 from tests.contract import assert_conforms
+from tests.inprocess import app_api
 from tests.test_memory_observations import insert_profile, merge_into
 
 CONVERSATION = "conv_conversation_01jd0000000000000000000000"
@@ -439,26 +440,16 @@ def test_through_the_twilio_sdk(twilio_client, api, store, profile):
     assert len(everything.observations) == 2
 
 
-@pytest.fixture(scope="module")
-def lexical_server(backend, tmp_path_factory):
-    server = start_server(backend, tmp_path_factory.mktemp("lexical"), extra_env={"CONVMEM_EMBEDDINGS": "off"})
-    yield server
-    stop_server(server)
-
-
-def test_without_embeddings_recall_is_lexical_and_says_so(lexical_server, account):
-    from tests.conftest import Api
-
-    api = Api(lexical_server.base_url, account)
-    store = api.create_store()
-    profile = insert_profile(lexical_server.backend, store)
-    post_observations(api, store, profile, obs("Prefers window seats"), obs("Likes sitting by the aisle"))
-    body = api.post(url(store, profile), json={"query": "window seat"}).json()
+def test_without_embeddings_recall_is_lexical_and_says_so(backend, account, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="convmem"), app_api(backend, tmp_path, account, embeddings="off") as api:
+        store = api.create_store()
+        profile = insert_profile(backend, store)
+        post_observations(api, store, profile, obs("Prefers window seats"), obs("Likes sitting by the aisle"))
+        body = api.post(url(store, profile), json={"query": "window seat"}).json()
     assert body["meta"]["searchMode"] == "lexical"
     assert contents(body["observations"]) == ["Prefers window seats"]
     assert body["observations"][0]["score"] == pytest.approx(1.0)
-    log = "".join(path.read_text() for path in lexical_server.data_dir.glob("server-*.log"))
-    assert "CONVMEM_EMBEDDINGS=off" in log and "lexical-only" in log
+    assert "CONVMEM_EMBEDDINGS=off" in caplog.text and "lexical-only" in caplog.text
 
 
 # --- with the real model --------------------------------------------------------------

@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlencode
@@ -75,20 +75,21 @@ def upload_signature(key: bytes, import_sid: str, size: int, expires: int) -> st
 
 
 class LocalBlobs:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, wall_clock: Callable[[], float] = time.time):
         self.root = settings.data_dir / "uploads"
         self.key = signing_key(settings)
         self.ttl = settings.upload_url_ttl_seconds
+        self.wall_clock = wall_clock
 
     def upload_url(self, base_url: str, import_sid: str, key: str, size: int) -> str:
-        expires = int(time.time()) + self.ttl
+        expires = int(self.wall_clock()) + self.ttl
         query = urlencode({"expires": expires, "signature": upload_signature(self.key, import_sid, size, expires)})
         return f"{base_url}/v1/Uploads/{import_sid}?{query}"
 
     def check_signature(self, import_sid: str, size: int, expires: str, signature: str) -> None:
         if not expires.isdigit() or not hmac.compare_digest(upload_signature(self.key, import_sid, size, int(expires)), signature):
             raise UploadRejected(403, "The upload URL's signature is not valid for this import")
-        if int(expires) < time.time():
+        if int(expires) < self.wall_clock():
             raise UploadRejected(403, "The upload URL has expired; create a new import")
 
     def path(self, key: str) -> Path:
@@ -184,7 +185,8 @@ class S3Blobs:
 BlobStore = LocalBlobs | S3Blobs
 
 
-def open_blob_store(settings: Settings) -> BlobStore:
+def open_blob_store(settings: Settings, wall_clock: Callable[[], float] = time.time) -> BlobStore:
     """The store the settings name. Made once by each composition root (the app, ``convmem
-    worker``) and handed down: a boto3 client is costly to make."""
-    return S3Blobs(settings) if settings.s3_bucket else LocalBlobs(settings)
+    worker``) and handed down: a boto3 client is costly to make. ``wall_clock`` dates the
+    upload URLs convmem signs itself (S3 signs its own)."""
+    return S3Blobs(settings) if settings.s3_bucket else LocalBlobs(settings, wall_clock)
