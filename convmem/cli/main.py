@@ -64,9 +64,12 @@ def serve(
     workers: int = typer.Option(1, help="Server worker processes."),
 ) -> None:
     """Apply migrations, make sure an account exists, and serve the API."""
+    from functools import partial
+
     from convmem.accounts.service import create_account, ensure_account, has_accounts
     from convmem.background.blobstore import signing_key
     from convmem.database.migrate import upgrade
+    from convmem.web.connections import BoundedH11Protocol
 
     settings = get_settings()
     log_config = _log_config(settings.log_level, settings.log_redact_traits)
@@ -102,7 +105,7 @@ def serve(
         access_log=False,
         # Forwarded headers are applied by convmem.web.hosts, and only from trusted proxies.
         proxy_headers=False,
-        http="convmem.web.connections:BoundedH11Protocol",
+        http=partial(BoundedH11Protocol, header_timeout=settings.header_timeout_seconds),
         h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_keep_alive=settings.keep_alive_seconds,
     )

@@ -22,16 +22,17 @@ import h11
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from convmem.config import get_settings
 from convmem.web.errors import ApiError, Code
 
 LINGER_SECONDS = 2.0
 
 
 class BoundedH11Protocol(H11Protocol):
-    def __init__(self, *args, **kwargs):
+    """Made by uvicorn per connection; ``serve`` binds ``header_timeout`` (seconds) with a partial."""
+
+    def __init__(self, *args, header_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
-        self.header_timeout = get_settings().header_timeout_seconds
+        self.header_timeout = header_timeout
         self.max_header_bytes = self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
         self.header_deadline: asyncio.TimerHandle | None = None
         self.discarding = False
