@@ -81,6 +81,21 @@ def backend(request, tmp_path_factory):
     cleanup()
 
 
+@pytest.fixture
+def own_backend(backend, tmp_path):
+    """A database of the test's own: the session's server runs an embedded worker on the shared
+    one, which would take part in the jobs a test counts; and this one can be cut off."""
+    isolated, cleanup = make_backend(backend.name, tmp_path)
+    yield isolated
+    cleanup()
+
+
+@pytest.fixture
+def own_account(own_backend) -> Credentials:
+    with own_backend.db.writing() as session:
+        return create_account(session, "own")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

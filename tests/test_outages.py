@@ -122,20 +122,6 @@ def test_statuses_equal_the_strings_stored():
     assert list(ImportStatus) == ["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
 
 
-@pytest.fixture
-def own_backend(backend, tmp_path):
-    """A database of the test's own, so no other worker claims its jobs and it can be cut off."""
-    isolated, cleanup = make_backend(backend.name, tmp_path)
-    yield isolated
-    cleanup()
-
-
-@pytest.fixture
-def own_account(own_backend):
-    with own_backend.db.writing() as session:
-        return create_account(session, "outages")
-
-
 def _aware(moment: datetime) -> datetime:
     # SQLite hands timestamps back without their zone; they are stored as UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -6,8 +6,7 @@ import signal
 
 import pytest
 
-from convmem.accounts.service import create_account
-from tests.conftest import Api, make_backend, start_server, stop_server
+from tests.conftest import Api, start_server, stop_server
 from tests.jobs_support import (
     create_import,
     error_report,
@@ -44,21 +43,6 @@ def messy_csv(rows: int) -> bytes:
         else:
             lines.append(f"p{i}@example.com,+1317555{i % 10000:04d},N{i},C{i % 11}")
     return ("\r\n".join(lines) + "\r\n").encode()
-
-
-@pytest.fixture
-def own_backend(backend, tmp_path):
-    """A database of the test's own: the session's server runs an embedded worker on the
-    shared one, which would take part in the jobs these tests count."""
-    isolated, cleanup = make_backend(backend.name, tmp_path)
-    yield isolated
-    cleanup()
-
-
-@pytest.fixture
-def own_account(own_backend):
-    with own_backend.db.writing() as session:
-        return create_account(session, "durability")
 
 
 @pytest.fixture
