@@ -27,6 +27,12 @@ from convmem.web.auth import current_principal
 from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
 from convmem.web.errors import ApiError, Code
 from convmem.web.hosts import HostGuard
+from convmem.web.idempotency import (
+    IdempotentWrites,
+    KeyTaken,
+    answer_taken_key,
+    document_in_openapi,
+)
 from convmem.web.observability import Metrics, RequestMiddleware, note_error
 from convmem.web.ratelimit import RateLimits
 from convmem.web.redirects import moved_response
@@ -87,7 +93,9 @@ def create_app(
     _install_routes(app)
     _install_docs(app, public=settings.public_docs)
     # The last added runs first: the body limit on the wire, then decompression (which
-    # applies it again to what the body expands to).
+    # applies it again to what the body expands to), then idempotent writes (which see the
+    # body decompressed and store the answer before it is compressed).
+    app.add_middleware(IdempotentWrites, db=db)
     app.add_middleware(DecompressRequests, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(
@@ -176,6 +184,13 @@ def _credentials_unless(public: bool) -> list:
 def _install_docs(app: FastAPI, *, public: bool) -> None:
     guard = _credentials_unless(public)
 
+    def openapi_with_extensions() -> dict:
+        if app.openapi_schema is None:
+            document_in_openapi(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi_with_extensions
+
     @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
     def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
@@ -225,6 +240,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         note_error(request.scope, exc.message)
         return _error_response(exc)
+
+    app.add_exception_handler(KeyTaken, answer_taken_key)
 
     @app.exception_handler(ProfileMoved)
     async def profile_moved(request: Request, exc: ProfileMoved) -> JSONResponse:

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     max_header_bytes: int = 16 * 1024
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: int = 5
+    # How long an Idempotency-Key replays its write's answer (and refuses another request).
+    idempotency_ttl_seconds: int = 24 * 3600
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -176,6 +176,23 @@ class ProfileMerge(Base):
     merged_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IdempotencyKey(Base):
+    """A write's ``Idempotency-Key``: reserved in the write's own transaction, then holding
+    the answer to replay (``status`` is NULL until the answer is stored)."""
+
+    __tablename__ = "idempotency_keys"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Which request reserved the key, so only it stores the answer.
+    token: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Job(Base):
     """Durable background work (bulk batches, imports), claimed by workers with a lease."""
 

@@ -5,13 +5,25 @@ from fastapi.responses import JSONResponse
 
 from convmem.database.tables import Store
 from convmem.identity import service
+from convmem.identity.preview import Preview, preview
 from convmem.identity.schemas import (
+    IdentityResolutionPreview,
     IdentityResolutionSettingsBody,
     IdentityResolutionSettingsCore,
+    PreviewCause,
+    PreviewConflict,
+    PreviewMergeGroup,
+    PreviewRuleChange,
 )
 from convmem.operations.service import record_completed
 from convmem.web.controlplane import IF_MATCH, OperationAccepted, accepted
-from convmem.web.dependencies import Caller, LockedStore, OwnedStore, WriteSession
+from convmem.web.dependencies import (
+    Caller,
+    LockedStore,
+    OwnedStore,
+    ReadSession,
+    WriteSession,
+)
 from convmem.web.etags import check_if_match, etag
 
 router = APIRouter(prefix="/v1/ControlPlane/Stores/{storeId}/IdentityResolutionSettings", tags=["IdentityResolutionSettings"])
@@ -46,3 +58,29 @@ def update_settings(
     service.replace_settings(session, store, body)
     operation = record_completed(session, principal, "UpdateIdentityResolutionSettings", store.sid, settings_path(store.sid))
     return accepted(request, operation, "Identity Resolution Settings accepted for processing.")
+
+
+@router.post("/Preview", response_model=IdentityResolutionPreview, summary="Preview settings (convmem extension)")
+def preview_settings(session: ReadSession, store: OwnedStore, body: IdentityResolutionSettingsCore = Body()):
+    """What replacing the settings with ``body`` would do: nothing is written (docs/extensions.md)."""
+    service.check_consistent(body)
+    return _preview_body(preview(session, store, body))
+
+
+def _preview_body(result: Preview) -> IdentityResolutionPreview:
+    return IdentityResolutionPreview(
+        profilesThatWouldMerge=result.profiles_that_would_merge,
+        mergeGroups=result.merge_groups,
+        sampleGroups=[
+            PreviewMergeGroup(profileIds=group.profiles, causes=[PreviewCause(idType=c.id_type, value=c.value) for c in group.causes])
+            for group in result.sample_groups
+        ],
+        conflicts=result.conflicts,
+        sampleConflicts=[
+            PreviewConflict(idType=c.id_type, value=c.value, profileIds=c.profiles) for c in result.sample_conflicts
+        ],
+        unreadableValues=result.unreadable_values,
+        changesForLaterWrites=[
+            PreviewRuleChange(idType=c.id_type, change=c.change, before=c.before, after=c.after) for c in result.changes
+        ],
+    )

@@ -1,6 +1,6 @@
 """Contract models of IdentityResolutionSettings."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,3 +37,41 @@ DEFAULT_SETTINGS = IdentityResolutionSettingsCore(
     ],
     matchingRules=["email", "phone"],
 )
+
+
+# convmem extensions (docs/extensions.md): previewing and re-resolving settings.
+
+
+class PreviewCause(BaseModel):
+    idType: str
+    value: str
+
+
+class PreviewMergeGroup(BaseModel):
+    profileIds: list[str] = Field(description="The profiles that would merge, canonical (earliest created) first")
+    causes: list[PreviewCause] = Field(description="Identifier values tying them (the first few)")
+
+
+class PreviewConflict(BaseModel):
+    idType: str
+    value: str
+    profileIds: list[str] = Field(description="Profiles holding the value that would not merge")
+
+
+class PreviewRuleChange(BaseModel):
+    idType: str = Field(description="The identifier type, or '*' for the order of matchingRules")
+    change: str = Field(description="configured, matching, matchingRules, or a rule field: normalization, fuzzy, "
+                        "threshold, limit, lifo, unique")
+    before: Any
+    after: Any
+
+
+class IdentityResolutionPreview(BaseModel):
+    profilesThatWouldMerge: int = Field(description="Live profiles in a group of two or more that would become one")
+    mergeGroups: int = Field(description="How many profiles the merging ones would become")
+    sampleGroups: list[PreviewMergeGroup]
+    conflicts: int = Field(description="Values of a unique type outside matchingRules held by profiles that would not "
+                           "merge: a later write carrying one is refused (409)")
+    sampleConflicts: list[PreviewConflict]
+    unreadableValues: int = Field(description="Stored values the proposed normalization refuses")
+    changesForLaterWrites: list[PreviewRuleChange]

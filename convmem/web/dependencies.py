@@ -4,7 +4,8 @@ A request gets one database session from a dependency and never opens another:
 
 * ``ReadSession`` reads (SQLite: a deferred transaction beside the writers, WAL).
 * ``WriteSession`` is one write transaction (SQLite: ``BEGIN IMMEDIATE`` behind the process's
-  writer mutex), committed when the handler returns and rolled back when it raises.
+  writer mutex), committed when the handler returns and rolled back when it raises. It begins
+  by reserving the request's ``Idempotency-Key``, if any (``web/idempotency.py``).
 
 Both are ``scope="function"``: they end when the handler ends, *before* the answer is sent,
 so a 2xx is only ever sent for a committed write, and a failed commit is answered as an error.
@@ -28,6 +29,7 @@ from convmem.database.tables import Store
 from convmem.kit.clock import WriteClock
 from convmem.web.auth import Principal, current_principal
 from convmem.web.errors import not_found
+from convmem.web.idempotency import reserve as reserve_idempotency_key
 from convmem.web.params import STORE_ID
 
 
@@ -48,8 +50,12 @@ def read_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Ses
         yield session
 
 
-def write_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+def write_session(
+    request: Request, db: Annotated[Database, Depends(get_database)], principal: Annotated[Principal, Depends(current_principal)]
+) -> Iterator[Session]:
     with db.writing() as session:
+        # An Idempotency-Key commits with the write it guards, or rolls back with it.
+        reserve_idempotency_key(session, request, principal.account_id)
         yield session
 
 

@@ -36,6 +36,8 @@ class Code(IntEnum):
     INVALID_SETTINGS = 80010
     INVALID_UPLOAD = 80011
     INVALID_PAGE_TOKEN = 80012
+    IDEMPOTENCY_KEY_REUSED = 80030
+    IDEMPOTENCY_KEY_IN_USE = 80031
 
 
 MORE_INFO = "https://www.twilio.com/docs/api/errors/{code}"
