@@ -70,11 +70,12 @@ def start(
         stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
-            if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(base_url + "/healthz", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
             time.sleep(0.1)
     return BenchServer(base_url, process, db, account[0], account[1], data_dir)
 
