@@ -230,3 +230,72 @@ def import_file(
         raise typer.Exit(1) from None
     raise typer.Exit(status)
 
+
+
+class _CopyBars:
+    """A progress bar per table while ``convmem copy`` runs."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.tasks = {}
+
+    def table_started(self, table: str, total: int, copied: int) -> None:
+        self.tasks[table] = self.progress.add_task(table, total=total, completed=copied)
+
+    def rows_copied(self, table: str, rows: int) -> None:
+        self.progress.advance(self.tasks[table], rows)
+
+
+@app.command("copy")
+def copy_command(
+    source: str = typer.Option(..., "--from", help="The database URL to copy from."),
+    target: str = typer.Option(..., "--to", help="The database URL to copy to (migrated first)."),
+    batch_size: int = typer.Option(5000, "--batch-size", min=1, help="Rows per batch (and per checkpoint)."),
+    resume: bool = typer.Option(False, "--resume", help="Finish a copy that was interrupted."),
+    force: bool = typer.Option(False, "--force", help="Delete whatever the target holds, then copy."),
+) -> None:
+    """Copy a whole deployment to another database (SQLite to PostgreSQL and back), ids kept,
+    then compare row counts per table and a checksum per store."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
+    from convmem.database.copy import CopyRefused, copy_database
+
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            report = copy_database(
+                source, target, batch_size=batch_size, resume=resume, force=force, progress=_CopyBars(progress)
+            )
+    except CopyRefused as refusal:
+        console.print(f"[red]Not copied: {refusal}[/red]")
+        raise typer.Exit(1) from None
+    table = Table("table", "source rows", "target rows", "")
+    for check in report.tables:
+        table.add_row(check.table, str(check.source_rows), str(check.target_rows), "ok" if check.ok else "[red]MISMATCH[/red]")
+    console.print(table)
+    stores_differing = [check.store for check in report.stores if not check.ok]
+    console.print(f"{len(report.stores) - len(stores_differing)} of {len(report.stores)} stores have the same checksum")
+    if not report.ok:
+        console.print(f"[red]The copy differs from the source[/red]; stores differing: {', '.join(stores_differing) or 'none'}")
+        raise typer.Exit(1)
+    console.print("[green]Copied: the target equals the source[/green]")
+
+
+@app.command()
+def backup(to: Path = typer.Option(..., "--to", help="The backup file to write (must not exist).")) -> None:
+    """Back up the SQLite database while the server runs (SQLite's online backup API)."""
+    from convmem.database.copy import CopyRefused, backup_sqlite
+
+    try:
+        backup_sqlite(get_settings().resolved_database_url, to)
+    except CopyRefused as refusal:
+        console.print(f"[red]Not backed up: {refusal}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Backed up[/green] to {to}")
