@@ -132,6 +132,7 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.memory.endpoints import router as memory_router
     from convmem.operations.endpoints import router as operations_router
     from convmem.profiles.endpoints import router as profiles_router
+    from convmem.profiles.identity_endpoints import router as identity_decisions_router
     from convmem.stores.endpoints import router as stores_router
     from convmem.traitgroups.endpoints import router as traitgroups_router
     from convmem.traits.endpoints import router as traits_router
@@ -148,6 +149,7 @@ def _install_routes(app: FastAPI) -> None:
         bulk_router,
         imports_router,
         uploads_router,
+        identity_decisions_router,
         profiles_router,
     )
     for router in routers:

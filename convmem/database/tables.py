@@ -161,7 +161,12 @@ class ProfileIdentifier(Base):
 
 
 class ProfileMerge(Base):
-    """The merge ledger: one row per profile folded into another."""
+    """The identity ledger: one row per profile folded into another (``kind`` ``merge``), per
+    merged profile brought back (``unmerge``) and per profile split off (``split``).
+
+    ``survivor_id`` is the profile that stays (the one split from, for a split) and
+    ``merged_id`` the one that goes or comes back; the snapshots hold what moved.
+    """
 
     __tablename__ = "profile_merges"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -174,6 +179,28 @@ class ProfileMerge(Base):
     merged_traits: Mapped[dict] = mapped_column(JSON)
     merged_identifiers: Mapped[list] = mapped_column(JSON)
     merged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="merge", server_default="merge")
+    # The survivor's traits before a merge ({"traits", "meta"}); NULL on merges older than it.
+    survivor_traits: Mapped[dict | None] = mapped_column(JSON)
+
+
+class NeverMergePair(Base):
+    """Two profiles identity resolution keeps apart: recorded when a merge is undone or a
+    profile is split. Each side stands for its profile's current canonical profile, so the
+    pair follows both into later merges. Stored with the smaller key first."""
+
+    __tablename__ = "never_merge_pairs"
+    __table_args__ = (
+        UniqueConstraint("first_profile_id", "second_profile_id"),
+        Index("ix_never_merge_pairs_store", "store_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    first_profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    second_profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IdempotencyKey(Base):

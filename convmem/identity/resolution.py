@@ -14,6 +14,10 @@ The rules, in brief (``docs/identity-resolution.md`` has them in full):
 * Fuzzy types also match stored values whose similarity is at least ``matchingThreshold``.
 * No profile tied: a new profile. One: that profile. Several: they merge into the
   earliest created, which stays canonical; the others become its aliases.
+* Never-merge pairs (recorded by unmerges and splits) keep two profiles apart: the write
+  keeps the addressed profile, then its ties strongest first, skipping a profile kept apart
+  from one already kept; the skipped ones are left alone, and a unique value of theirs that
+  the write carries is a conflict.
 * Each identifier type keeps at most ``limit`` values; ``fifo`` evicts the oldest,
   ``lifo`` the most recently stored ones, so the write's own values are kept.
 """
@@ -149,10 +153,12 @@ def resolve(
     wanted: Sequence[tuple[str, str]],
     held: Iterable[Held],
     anchor: int | None = None,
+    apart: Iterable[tuple[int, int]] = (),
 ) -> Resolution:
     """Decide the canonical profile for a write carrying ``wanted`` (type, normalised value)
     pairs, given the stored values that could match them. ``anchor`` is the profile the
-    write addresses, if any (patches, identifier writes): it is always part of the result."""
+    write addresses, if any (patches, identifier writes): it is always part of the result.
+    ``apart`` are never-merge pairs of (live) profiles: no two of a pair end up merged."""
     hits: dict[int, list[tuple[int, str, str, bool]]] = {}
     wanted_by_type: dict[str, list[str]] = {}
     for id_type, value in wanted:
@@ -176,14 +182,14 @@ def resolve(
             _, id_type, value, _ = min(profile_hits)
             ties[profile] = Tie(profile, id_type, value)
 
-    tied = set(ties)
-    if anchor is not None:
-        tied.add(anchor)
+    tied, left_alone = _keep_apart(settings, ties, anchor, apart)
+    for profile in left_alone:
+        del ties[profile]
     conflicts = tuple(
         h
         for h in held
         if h.profile not in tied
-        and h.id_type not in settings.matching_rules
+        and (h.id_type not in settings.matching_rules or h.profile in left_alone)
         and settings.rules.get(h.id_type, IdentifierRule(h.id_type)).unique
         and h.value in wanted_by_type.get(h.id_type, ())
     )
@@ -196,6 +202,28 @@ def resolve(
         ties.get(p) or Tie(p, strongest.id_type, strongest.value) for p in sorted(tied) if p != target
     )
     return Resolution(target=target, merged=merged, conflicts=conflicts)
+
+
+def _keep_apart(
+    settings: ResolutionSettings, ties: dict[int, Tie], anchor: int | None, apart: Iterable[tuple[int, int]]
+) -> tuple[set[int], set[int]]:
+    """(profiles the write keeps, profiles it leaves alone). The addressed profile is kept
+    first, then the ties strongest first (matching-rule priority, then the earlier profile);
+    a profile that is apart from one already kept is left alone."""
+    enemies: dict[int, set[int]] = {}
+    for first, second in apart:
+        enemies.setdefault(first, set()).add(second)
+        enemies.setdefault(second, set()).add(first)
+    ordered = sorted(ties.values(), key=lambda t: (settings.priority(t.id_type), t.profile))
+    candidates = ([anchor] if anchor is not None else []) + [t.profile for t in ordered if t.profile != anchor]
+    kept: set[int] = set()
+    left_alone: set[int] = set()
+    for profile in candidates:
+        if enemies.get(profile, set()) & kept:
+            left_alone.add(profile)
+        else:
+            kept.add(profile)
+    return kept, left_alone
 
 
 def evictions(rule: IdentifierRule, stored: Sequence[T], added: Sequence[T]) -> list[T]:

@@ -17,6 +17,7 @@ class Prefix(StrEnum):
     OBSERVATION = "mem_observation"
     SUMMARY = "mem_summary"
     BULK = "mem_bulk"
+    NEVER_MERGE = "mem_nevermerge"
 
 
 _SUFFIX = r"[0-7][0-9a-z]{25}"
@@ -26,6 +27,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "profileId": re.compile(rf"^mem_profile_{_SUFFIX}$"),
     "importId": re.compile(rf"^mem_import_{_SUFFIX}$"),
     "bulkId": re.compile(rf"^mem_bulk_{_SUFFIX}$"),
+    "pairId": re.compile(rf"^mem_nevermerge_{_SUFFIX}$"),
     "observationId": re.compile(rf"^mem_observation_{_SUFFIX}$"),
     "summaryId": re.compile(rf"^mem_summary_{_SUFFIX}$"),
     "conversationId": re.compile(rf"^conv_conversation_{_SUFFIX}$"),

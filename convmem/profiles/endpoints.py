@@ -73,9 +73,11 @@ def delete_profile(session: WriteSession, store: LockedStore, profileId: str = P
 
 @router.get("/{profileId}/Merges", response_model=MergeList)
 def list_merges(session: ReadSession, store: OwnedStore, profileId: str = PROFILE_ID):
-    """convmem extension: the merge history of a canonical profile (not part of Twilio's API)."""
+    """convmem extension: the identity ledger of a canonical profile, merges, unmerges and
+    splits in order (not part of Twilio's API)."""
     merges = [
         Merge(
+            kind=m.kind,
             mergedProfileId=m.merged_sid,
             intoProfileId=m.into_sid,
             mergedAt=iso(m.merged_at),

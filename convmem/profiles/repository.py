@@ -1,11 +1,16 @@
-"""SQL of profiles, their identifiers and the merge ledger."""
+"""SQL of profiles, their identifiers, the identity ledger and never-merge pairs."""
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from convmem.database.tables import Profile, ProfileIdentifier, ProfileMerge
+from convmem.database.tables import (
+    NeverMergePair,
+    Profile,
+    ProfileIdentifier,
+    ProfileMerge,
+)
 from convmem.identity.resolution import Held
 
 _HOLDERS_OF_VALUES = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
@@ -70,6 +75,12 @@ def move_identifiers(session: Session, from_pk: int, to_pk: int) -> None:
     )
 
 
+def hand_identifiers(session: Session, ids: Sequence[int], to_pk: int) -> None:
+    """Give the identifier rows ``ids`` to ``to_pk`` as they are (source, first holder, time)."""
+    if ids:
+        session.execute(update(ProfileIdentifier).where(ProfileIdentifier.id.in_(ids)).values(profile_id=to_pk))
+
+
 def repoint_aliases(session: Session, from_pk: int, to_pk: int) -> None:
     """Aliases of a profile that merges again follow it to the new canonical profile."""
     session.execute(update(Profile).where(Profile.canonical_id == from_pk).values(canonical_id=to_pk))
@@ -85,18 +96,86 @@ def delete_identifiers(session: Session, ids: Sequence[int]) -> None:
 
 
 def merge_history(session: Session, canonical_pk: int) -> list:
-    """Every merge that folded a profile into ``canonical_pk`` or into one of its aliases,
-    oldest first, with the public ids of both sides."""
+    """The ledger of ``canonical_pk`` and its aliases, oldest first, with the public ids of
+    both sides: every merge into one of them, every unmerge and split from one of them, and
+    their own merges away and back."""
     merged, survivor = aliased(Profile), aliased(Profile)
-    aliases = select(Profile.id).where(Profile.canonical_id == canonical_pk)
+    family = select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk))
     return list(
         session.execute(
             select(ProfileMerge, merged.sid, survivor.sid)
             .join(merged, merged.id == ProfileMerge.merged_id)
             .join(survivor, survivor.id == ProfileMerge.survivor_id)
-            .where(or_(ProfileMerge.survivor_id == canonical_pk, ProfileMerge.survivor_id.in_(aliases)))
+            .where(or_(ProfileMerge.survivor_id.in_(family), ProfileMerge.merged_id.in_(family)))
             .order_by(ProfileMerge.id)
         )
+    )
+
+
+def profile_in_store(session: Session, store_pk: int, sid: str) -> Profile | None:
+    return session.scalar(select(Profile).where(Profile.sid == sid, Profile.store_id == store_pk))
+
+
+def latest_merge(session: Session, merged_pk: int) -> ProfileMerge | None:
+    """The merge that made ``merged_pk`` an alias (a profile brought back may merge again)."""
+    return session.scalar(
+        select(ProfileMerge)
+        .where(ProfileMerge.merged_id == merged_pk, ProfileMerge.kind == "merge")
+        .order_by(ProfileMerge.id.desc())
+        .limit(1)
+    )
+
+
+def alias_parents(session: Session, canonical_pk: int) -> dict[int, int]:
+    """Each alias of ``canonical_pk`` -> the profile it merged into (by its latest merge)."""
+    rows = session.execute(
+        select(ProfileMerge.merged_id, ProfileMerge.survivor_id)
+        .join(Profile, Profile.id == ProfileMerge.merged_id)
+        .where(Profile.canonical_id == canonical_pk, ProfileMerge.kind == "merge")
+        .order_by(ProfileMerge.id)
+    )
+    return dict(rows.tuples().all())
+
+
+def point_aliases(session: Session, alias_pks: Iterable[int], canonical_pk: int) -> None:
+    alias_pks = list(alias_pks)
+    if alias_pks:
+        session.execute(update(Profile).where(Profile.id.in_(alias_pks)).values(canonical_id=canonical_pk))
+
+
+def never_merge_pairs(session: Session, store_pk: int) -> list[tuple[int, int]]:
+    """The store's never-merge pairs as the live profiles they stand for now; a pair whose
+    sides have since come together (through a profile merged with both) no longer applies."""
+    first, second = aliased(Profile), aliased(Profile)
+    rows = session.execute(
+        select(func.coalesce(first.canonical_id, first.id), func.coalesce(second.canonical_id, second.id))
+        .select_from(NeverMergePair)
+        .join(first, first.id == NeverMergePair.first_profile_id)
+        .join(second, second.id == NeverMergePair.second_profile_id)
+        .where(NeverMergePair.store_id == store_pk)
+    )
+    return [(a, b) for a, b in rows.tuples() if a != b]
+
+
+def find_never_merge_pair(session: Session, first_pk: int, second_pk: int) -> NeverMergePair | None:
+    low, high = sorted((first_pk, second_pk))
+    return session.scalar(
+        select(NeverMergePair).where(NeverMergePair.first_profile_id == low, NeverMergePair.second_profile_id == high)
+    )
+
+
+def never_merge_listing(store_pk: int) -> Select:
+    """The store's pairs with the public ids of both recorded profiles and of the live
+    profiles they stand for now."""
+    first, second = aliased(Profile), aliased(Profile)
+    first_live, second_live = aliased(Profile), aliased(Profile)
+    return (
+        select(NeverMergePair, first.sid, second.sid, first_live.sid, second_live.sid)
+        .join(first, first.id == NeverMergePair.first_profile_id)
+        .join(second, second.id == NeverMergePair.second_profile_id)
+        .join(first_live, first_live.id == func.coalesce(first.canonical_id, first.id))
+        .join(second_live, second_live.id == func.coalesce(second.canonical_id, second.id))
+        .where(NeverMergePair.store_id == store_pk)
     )
 
 
@@ -112,3 +191,10 @@ def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
 def insert_identifiers(session: Session, rows: Sequence[dict]) -> None:
     if rows:
         session.execute(insert(ProfileIdentifier.__table__), list(rows))
+
+
+def delete_never_merge_pair(session: Session, store_pk: int, sid: str) -> bool:
+    deleted = session.execute(
+        delete(NeverMergePair).where(NeverMergePair.sid == sid, NeverMergePair.store_id == store_pk)
+    )
+    return deleted.rowcount > 0

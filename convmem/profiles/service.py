@@ -76,6 +76,7 @@ def remove(session: Session, store_pk: int, profile_sid: str) -> None:
 
 @dataclass(frozen=True)
 class MergeRecord:
+    kind: str
     merged_sid: str
     into_sid: str
     merged_at: datetime
@@ -85,10 +86,10 @@ class MergeRecord:
 
 
 def merge_history(session: Session, store_pk: int, profile_sid: str) -> list[MergeRecord]:
-    """The profile's merge ledger: which profiles were folded in, when, into which profile,
-    and which identifier value caused it (a convmem extension of the contract)."""
+    """The profile's identity ledger: which profiles were folded in, brought back out or
+    split off, when, and which identifier value caused it (a convmem extension)."""
     ref = find_canonical(session, store_pk, profile_sid)
     return [
-        MergeRecord(merged_sid, survivor_sid, merge.merged_at, merge.cause_id_type, merge.cause_value, merge.trigger)
+        MergeRecord(merge.kind, merged_sid, survivor_sid, merge.merged_at, merge.cause_id_type, merge.cause_value, merge.trigger)
         for merge, merged_sid, survivor_sid in repository.merge_history(session, ref.pk)
     ]

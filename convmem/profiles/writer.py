@@ -91,7 +91,8 @@ def write(
     """Resolve the write's identity, merge what it ties together, then apply its traits and
     identifiers. The caller holds the store's write lock and owns the transaction."""
     held = repository.holders(session, ctx.pk, wanted, scan_types=_fuzzy_types(ctx, wanted))
-    resolution = resolve(ctx.settings, wanted, held, anchor=anchor)
+    apart = _never_merge_pairs(session, ctx, held, anchor)
+    resolution = resolve(ctx.settings, wanted, held, anchor=anchor, apart=apart)
     _refuse_conflicts(resolution)
     if resolution.target is None:
         return _create_profiles(session, ctx, [(traits, wanted)], source, clock)[0]
@@ -174,6 +175,12 @@ def _fuzzy_types(ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> set[st
     return {t for t, _ in wanted if t in ctx.settings.matching_rules and ctx.settings.rules[t].fuzzy}
 
 
+def _never_merge_pairs(session: Session, ctx: StoreContext, held: Sequence[Held], anchor: int | None) -> list[tuple[int, int]]:
+    """The store's never-merge pairs, read only when the write reaches two profiles or more."""
+    reached = {h.profile for h in held} | ({anchor} if anchor is not None else set())
+    return repository.never_merge_pairs(session, ctx.pk) if len(reached) >= 2 else []
+
+
 def _refuse_conflicts(resolution: Resolution) -> None:
     if resolution.conflicts:
         taken = resolution.conflicts[0]
@@ -243,6 +250,8 @@ def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile,
             merged_traits={"traits": merged.traits, "meta": merged.trait_meta},
             merged_identifiers=brought,
             merged_at=now,
+            # What an unmerge gives the survivor back where the merged profile's value won.
+            survivor_traits={"traits": target.traits, "meta": target.trait_meta},
         ),
     )
     repository.move_identifiers(session, merged.id, target.id)
