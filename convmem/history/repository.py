@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, distinct, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Profile, ProfileHistory, Store
@@ -57,8 +57,9 @@ def profiles_to_compact(session: Session, store_pk: int, horizon: datetime, limi
     """Profiles with events older than ``horizon`` other than a baseline: those compaction has work on."""
     return list(
         session.scalars(
-            select(distinct(ProfileHistory.profile_id))
+            select(ProfileHistory.profile_id)
             .where(ProfileHistory.store_id == store_pk, ProfileHistory.at < horizon, ProfileHistory.action != BASELINE)
+            .distinct()
             .limit(limit)
         )
     )
