@@ -101,7 +101,7 @@ class Changes:
     ) -> None:
         """A trait value changed: ``set`` where there was none, ``changed``, ``deleted`` (new
         None), or the given ``action``. Writing a value again as it was is no change."""
-        if old == new:
+        if old == new and type(old) is type(new):  # 1 == True, but a change from 1 to true is one
             return
         action = action or (DELETED if new is None else SET if old is None else CHANGED)
         self.add(profile_pk, TRAIT, action, group, name, old, new, source=source, via=via)
