@@ -124,6 +124,8 @@ def _operation_lookups() -> list:
 
 def _install_routes(app: FastAPI) -> None:
     from convmem.bulk.endpoints import router as bulk_router
+    from convmem.history.endpoints import router as history_router
+    from convmem.history.endpoints import settings_router as history_settings_router
     from convmem.identifiers.endpoints import router as identifiers_router
     from convmem.identity.endpoints import router as identity_router
     from convmem.imports.endpoints import router as imports_router
@@ -140,9 +142,11 @@ def _install_routes(app: FastAPI) -> None:
     routers = (
         stores_router,
         identity_router,
+        history_settings_router,
         traitgroups_router,
         operations_router,
         lookup_router,
+        history_router,
         identifiers_router,
         traits_router,
         memory_router,

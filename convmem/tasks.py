@@ -8,8 +8,13 @@ from convmem.background.worker import Task
 
 def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.bulk.job import BULK_JOBS
+    from convmem.history.retention import HistoryRetention
     from convmem.imports.job import IMPORT_JOBS
     from convmem.memory.embedding_task import embed_pending
     from convmem.traitgroups.purge import PURGE_JOBS
 
-    return [partial(embed_pending, env.db, env.embedder), JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS], env)]
+    return [
+        partial(embed_pending, env.db, env.embedder),
+        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS], env),
+        HistoryRetention(env.db),
+    ]

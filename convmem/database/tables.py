@@ -85,6 +85,8 @@ class Store(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     identity_settings: Mapped[dict] = mapped_column(JSON)
     identity_settings_version: Mapped[int] = mapped_column(Integer, default=1)
+    # convmem extension: days of profile history kept (NULL: all of it).
+    history_retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -218,6 +220,34 @@ class IdempotencyKey(Base):
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ProfileHistory(Base):
+    """Every change of a profile's trait values and identifiers, oldest first (``convmem.history``).
+
+    ``kind`` is ``profile`` (the whole state: a new profile, or the baseline retention keeps),
+    ``trait`` (``subject_group``.``subject_name``) or ``identifier`` (type and value).
+    ``new_value`` NULL means the subject is gone after the change; ``via`` names the other
+    profile of a merge.
+    """
+
+    __tablename__ = "profile_history"
+    __table_args__ = (
+        Index("ix_profile_history_profile", "profile_id", "at", "id"),
+        Index("ix_profile_history_store_at", "store_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    subject_group: Mapped[str | None] = mapped_column(String(64))
+    subject_name: Mapped[str | None] = mapped_column(String(255))
+    old_value: Mapped[object | None] = mapped_column(JSON(none_as_null=True))
+    new_value: Mapped[object | None] = mapped_column(JSON(none_as_null=True))
+    source: Mapped[str] = mapped_column(String(160))
+    via: Mapped[str | None] = mapped_column(String(40))
 
 
 class Job(Base):

@@ -65,9 +65,10 @@ def patch_identifier(
 def delete_identifier(
     session: WriteSession,
     store: LockedStore,
+    clock: WriteClockDep,
     profileId: str = PROFILE_ID,
     idType: str = ID_TYPE,
     removeAll: bool = Query(default=False),
 ):
-    service.remove(session, load_context(session, store), profileId, idType, remove_all=removeAll)
+    service.remove(session, load_context(session, store), clock, profileId, idType, remove_all=removeAll)
     return IdentifierAccepted(message="Identifier removal accepted.")

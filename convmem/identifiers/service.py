@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import ProfileIdentifier
+from convmem.history import record
 from convmem.identity.resolution import (
     IdentifierRule,
     InvalidIdentifier,
@@ -97,18 +98,29 @@ def replace_value(
         raise not_found(f"Profile '{ref.sid}' has no {path_id_type} identifier '{old_raw}'")
     if old.value == new_value:
         return
-    profiles_repository.delete_identifiers(session, [old.id])
+    _delete(session, ctx, clock, ref, [old])
     write(session, ctx, {}, [(path_id_type, new_value)], source=SOURCE, clock=clock, anchor=ref.pk)
 
 
-def remove(session: Session, ctx: StoreContext, profile_sid: str, id_type: str, *, remove_all: bool) -> None:
+def remove(
+    session: Session, ctx: StoreContext, clock: WriteClock, profile_sid: str, id_type: str, *, remove_all: bool
+) -> None:
     ref = find_canonical(session, ctx.pk, profile_sid)
     stored = _rows_of_type(session, ctx, ref, id_type)
     if not stored:
         raise not_found(f"Profile '{ref.sid}' has no {id_type} identifier to remove")
-    ids = [row.id for row in stored]
     rule = ctx.settings.rules.get(id_type, IdentifierRule(id_type))
-    profiles_repository.delete_identifiers(session, ids if remove_all else first_evicted(rule, ids))
+    doomed = set(first_evicted(rule, [row.id for row in stored])) if not remove_all else {row.id for row in stored}
+    _delete(session, ctx, clock, ref, [row for row in stored if row.id in doomed])
+
+
+def _delete(session: Session, ctx: StoreContext, clock: WriteClock, ref: ProfileRef, rows: Sequence[ProfileIdentifier]) -> None:
+    """Delete identifier rows of the profile, recording each removal in its history."""
+    changes = record.Changes(ctx.pk, record.instant(clock.tick()), SOURCE)
+    for row in rows:
+        changes.identifier(ref.pk, record.REMOVED, row.id_type, row.value, present=False)
+    profiles_repository.delete_identifiers(session, [row.id for row in rows])
+    changes.save(session)
 
 
 def first_evicted(rule: IdentifierRule, stored: Sequence[int]) -> list[int]:

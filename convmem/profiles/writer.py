@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Profile, ProfileIdentifier, ProfileMerge, utcnow
+from convmem.history import record
+from convmem.history.record import Changes
 from convmem.identity.resolution import (
     Held,
     IdentifierRule,
@@ -99,31 +101,37 @@ def write(
 
     now = utcnow()
     at = clock.tick()
+    changes = Changes(ctx.pk, record.instant(at), source)
     profiles = repository.load_profiles(session, [resolution.target, *(t.profile for t in resolution.merged)])
     target = profiles[resolution.target]
+    merged_profiles = [profiles[tie.profile] for tie in resolution.merged]
     trait_set = _trait_set(target)
-    folded = [_trait_set(profiles[tie.profile]) for tie in resolution.merged]
+    via = _via_of(target)
+    folded = [_trait_set(merged) for merged in merged_profiles]
     if folded:
-        trait_set = merge_trait_sets(trait_set, folded)
-    merged_sids = []
-    for tie in resolution.merged:
-        merged = profiles[tie.profile]
-        _fold(session, ctx, target, merged, tie, source, now)
-        merged_sids.append(merged.sid)
+        carried = merge_trait_sets(trait_set, folded)
+        _note_carried(changes, target, trait_set, carried, zip(merged_profiles, folded), via)
+        trait_set = carried
+    for tie, merged in zip(resolution.merged, merged_profiles):
+        _fold(session, ctx, target, merged, tie, source, now, changes)
 
     for group, values in traits.items():
         into = trait_set.setdefault(group, {})
         for name, value in values.items():
+            old = into.get(name)
+            changes.trait(target.id, group, name, None if old is None else old.value, value)
+            via.pop((group, name), None)
             if value is None:
                 into.pop(name, None)
             else:
                 into[name] = TraitValue(value, at, source)
-    target.traits, target.trait_meta = _trait_columns(trait_set)
+    target.traits, target.trait_meta = _trait_columns(trait_set, via)
     target.updated_at = now
 
-    _add_identifiers(session, ctx, target, wanted, source, now)
+    _add_identifiers(session, ctx, target, wanted, source, now, changes)
+    changes.save(session)
     session.flush()
-    return WriteOutcome(target.id, target.sid, False, tuple(merged_sids))
+    return WriteOutcome(target.id, target.sid, False, tuple(merged.sid for merged in merged_profiles))
 
 
 def write_many(
@@ -203,9 +211,10 @@ def _create_profiles(
     if not bodies:
         return []
     now = utcnow()
-    profiles, identifiers = [], []
+    profiles, identifiers, ticks = [], [], []
     for traits, wanted in bodies:
-        trait_columns, meta_columns = _stamped_columns(traits, clock.tick(), source)
+        ticks.append(clock.tick())
+        trait_columns, meta_columns = _stamped_columns(traits, ticks[-1], source)
         sid = new_id(Prefix.PROFILE)
         profiles.append(
             {"sid": sid, "store_id": ctx.pk, "traits": trait_columns, "trait_meta": meta_columns, "created_at": now, "updated_at": now}
@@ -222,12 +231,37 @@ def _create_profiles(
         for t, v in pairs
     ]
     repository.insert_identifiers(session, rows)
+    record.save(
+        session,
+        [
+            record.profile_created(ctx.pk, pks[profile["sid"]], at, source, profile["traits"], pairs)
+            for profile, pairs, at in zip(profiles, identifiers, ticks)
+        ],
+    )
     return [WriteOutcome(pks[profile["sid"]], profile["sid"], True, ()) for profile in profiles]
 
 
-def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile, tie, source: str, now) -> None:
+def _note_carried(changes: Changes, target: Profile, before: dict, after: dict, folded, via: dict) -> None:
+    """Record each value a merge carried into ``target`` (a merged profile's value that won),
+    and keep in ``via`` the profile it came from: the one it was first written on."""
+    folded = list(folded)
+    for group, values in after.items():
+        for name, value in values.items():
+            origin = next((merged for merged, trait_set in folded if trait_set.get(group, {}).get(name) is value), None)
+            if origin is None:
+                continue
+            via[(group, name)] = (origin.trait_meta or {}).get(group, {}).get(name, {}).get("via") or origin.sid
+            old = before.get(group, {}).get(name)
+            changes.trait(
+                target.id, group, name, None if old is None else old.value, value.value,
+                action=record.MERGED, source=value.source, via=via[(group, name)],
+            )
+
+
+def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile, tie, source: str, now, changes: Changes) -> None:
     """Merge ``merged`` into ``target``: identifiers move, the merge is recorded with what
     ``merged`` brought, and it and its aliases now point at ``target``."""
+    _note_fold(changes, target, merged, repository.identifiers_of(session, target.id), repository.identifiers_of(session, merged.id))
     brought = [
         {
             "idType": row.id_type,
@@ -260,10 +294,22 @@ def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile,
     merged.merged_at = now
     merged.traits, merged.trait_meta = {}, {}
     session.flush()
-    _enforce_limits(session, ctx, target.id, added=())
+    _enforce_limits(session, ctx, target.id, added=(), changes=changes)
 
 
-def _add_identifiers(session: Session, ctx: StoreContext, target: Profile, wanted, source: str, now) -> None:
+def _note_fold(changes: Changes, target: Profile, merged: Profile, kept: Sequence[ProfileIdentifier], brought: Sequence[ProfileIdentifier]) -> None:
+    """``merged`` loses its values and identifiers to ``target``, which gains the identifiers it lacked."""
+    for group, values in (merged.traits or {}).items():
+        for name, value in values.items():
+            changes.trait(merged.id, group, name, value, None, action=record.MERGED, via=target.sid)
+    held = {(row.id_type, row.value) for row in kept}
+    for row in brought:
+        changes.identifier(merged.id, record.MOVED, row.id_type, row.value, present=False, via=target.sid)
+        if (row.id_type, row.value) not in held:
+            changes.identifier(target.id, record.MOVED, row.id_type, row.value, present=True, via=merged.sid)
+
+
+def _add_identifiers(session: Session, ctx: StoreContext, target: Profile, wanted, source: str, now, changes: Changes) -> None:
     current = {(row.id_type, row.value) for row in repository.identifiers_of(session, target.id)}
     added = []
     for id_type, value in wanted:
@@ -280,12 +326,13 @@ def _add_identifiers(session: Session, ctx: StoreContext, target: Profile, wante
         )
         session.add(row)
         added.append(row)
+        changes.identifier(target.id, record.ADDED, id_type, value, present=True)
     if added:
         session.flush()
-        _enforce_limits(session, ctx, target.id, added=[row.id for row in added])
+        _enforce_limits(session, ctx, target.id, added=[row.id for row in added], changes=changes)
 
 
-def _enforce_limits(session: Session, ctx: StoreContext, profile_pk: int, added: Sequence[int]) -> None:
+def _enforce_limits(session: Session, ctx: StoreContext, profile_pk: int, added: Sequence[int], changes: Changes) -> None:
     by_type: dict[str, list[ProfileIdentifier]] = {}
     for row in repository.identifiers_of(session, profile_pk):
         by_type.setdefault(row.id_type, []).append(row)
@@ -297,6 +344,9 @@ def _enforce_limits(session: Session, ctx: StoreContext, profile_pk: int, added:
         stored = [row.id for row in rows if row.id not in added]
         new = [row.id for row in rows if row.id in added]
         doomed += evictions(rule, stored, new)
+    by_id = {row.id: row for rows in by_type.values() for row in rows}
+    for row_id in doomed:
+        changes.identifier(profile_pk, record.EVICTED, by_id[row_id].id_type, by_id[row_id].value, present=False)
     repository.delete_identifiers(session, doomed)
 
 
@@ -311,10 +361,32 @@ def _trait_set(profile: Profile) -> dict:
     }
 
 
-def _trait_columns(trait_set: dict) -> tuple[dict, dict]:
+def _via_of(profile: Profile) -> dict[tuple[str, str], str]:
+    """The values ``profile`` holds that a merge brought, each with the profile it came from."""
+    return {
+        (group, name): meta["via"]
+        for group, named in (profile.trait_meta or {}).items()
+        for name, meta in named.items()
+        if "via" in meta
+    }
+
+
+def _trait_columns(trait_set: dict, via: dict[tuple[str, str], str]) -> tuple[dict, dict]:
+    """The ``traits`` and ``trait_meta`` columns; ``via`` names where merged values came from."""
     traits = {g: {n: tv.value for n, tv in vs.items()} for g, vs in trait_set.items() if vs}
-    meta = {g: {n: {"at": tv.at, "source": tv.source} for n, tv in vs.items()} for g, vs in trait_set.items() if vs}
+    meta = {
+        g: {n: _meta_of(tv, via.get((g, n))) for n, tv in vs.items()}
+        for g, vs in trait_set.items()
+        if vs
+    }
     return traits, meta
+
+
+def _meta_of(value: TraitValue, via: str | None) -> dict:
+    meta = {"at": value.at, "source": value.source}
+    if via:
+        meta["via"] = via
+    return meta
 
 
 def _stamped_columns(traits: dict, at: str, source: str) -> tuple[dict, dict]:

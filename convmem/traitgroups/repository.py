@@ -7,6 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Job, Profile, TraitGroup
+from convmem.history import record
 
 # The job kind that removes values of deleted groups and traits (``traitgroups.purge``).
 PURGE_KIND = "trait_purge"
@@ -53,7 +54,7 @@ def strip_batch(
         .order_by(Profile.id)
         .limit(limit)
     ).all()
-    _strip_rows(session, rows, group, traits)
+    _strip_rows(session, store_pk, rows, group, traits)
     return (rows[-1].id if rows else after_id), len(rows) < limit
 
 
@@ -67,16 +68,23 @@ def strip_written_since(
             Profile.store_id == store_pk, Profile.id <= up_to_id, Profile.updated_at >= since
         )
     ).all()
-    _strip_rows(session, rows, group, traits)
+    _strip_rows(session, store_pk, rows, group, traits)
 
 
-def _strip_rows(session: Session, rows, group: str, traits: Collection[str] | None) -> None:
-    """``traits`` and ``trait_meta`` share the shape ``{group: {trait: …}}``, so both are pruned alike."""
+def _strip_rows(session: Session, store_pk: int, rows, group: str, traits: Collection[str] | None) -> None:
+    """``traits`` and ``trait_meta`` share the shape ``{group: {trait: …}}``, so both are pruned alike.
+    Each value removed is recorded in its profile's history."""
     names = None if traits is None else set(traits)
+    changes = record.Changes(store_pk, record.instant(), "purge")
     for profile_id, values, meta in rows:
         new_values, new_meta = _pruned(values, group, names), _pruned(meta, group, names)
         if new_values is not values or new_meta is not meta:
             session.execute(update(Profile).where(Profile.id == profile_id).values(traits=new_values, trait_meta=new_meta))
+            kept = (new_values or {}).get(group) or {}
+            for name, value in ((values or {}).get(group) or {}).items():
+                if name not in kept:
+                    changes.trait(profile_id, group, name, value, None, action=record.PURGED)
+    changes.save(session)
 
 
 def _pruned(by_group: dict | None, group: str, names: set[str] | None) -> dict | None:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_idempotency"
-down_revision = "0003_identity_decisions"
+down_revision = "0004_history"
 branch_labels = None
 depends_on = None
 
