@@ -164,3 +164,23 @@ def test_split_refuses_values_the_profile_lacks_and_leaving_it_without_identifie
     assert api.post(url, json={"identifiers": [{"idType": "email", "value": "u9a@example.com"}]}).status_code == 400
     assert api.post(url, json={"identifiers": []}).status_code == 400
     assert identifiers_of(api, store, profile) == {"email": ["u9a@example.com"]}
+
+
+def test_history_as_of_after_an_unmerge_and_a_split_reads_what_each_profile_holds(api, store):
+    survivor, merged = merged_pair(api, store, "u9")
+    assert unmerge(api, store, survivor, merged).status_code == 200
+    split = api.post(
+        f"/v1/Stores/{store}/Profiles/{survivor}/Split",
+        json={"identifiers": [{"idType": "phone", "value": "+13175550401"}]},
+    )
+    assert split.status_code == 201, split.text
+    split_off = split.json()["profileId"]
+
+    def identifiers_as_of_now(profile) -> set:
+        body = api.get(f"/v1/Stores/{store}/Profiles/{profile}/History", params={"asOf": "9999-01-01T00:00:00Z"})
+        assert body.status_code == 200, body.text
+        return {(i["idType"], value) for i in body.json()["identifiers"] for value in i["values"]}
+
+    assert identifiers_as_of_now(merged) == {("email", "u9m@example.com")}
+    assert identifiers_as_of_now(survivor) == {("email", "u9s@example.com")}
+    assert identifiers_as_of_now(split_off) == {("phone", "+13175550401")}

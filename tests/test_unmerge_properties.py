@@ -52,9 +52,9 @@ def write(db, store_pk: int, clock: WriteClock, contact: dict) -> str | None:
         return None
 
 
-def do_unmerge(db, store_pk: int, survivor: str, merged: str) -> None:
+def do_unmerge(db, store_pk: int, clock: WriteClock, survivor: str, merged: str) -> None:
     with db.writing() as session:
-        unmerge(session, load_context(session, session.get(Store, store_pk)), survivor, merged)
+        unmerge(session, load_context(session, session.get(Store, store_pk)), clock, survivor, merged)
 
 
 def remember(db, store_pk: int) -> None:
@@ -108,7 +108,7 @@ def test_merge_then_unmerge_gives_back_the_state_before_the_merge(backend, initi
     survivor = write(backend.db, store_pk, clock, {"email": email, "phone": phone})
     merged = second if survivor == first else first
     assert merged not in state(backend.db, store_pk)
-    do_unmerge(backend.db, store_pk, survivor, merged)
+    do_unmerge(backend.db, store_pk, clock, survivor, merged)
 
     assert state(backend.db, store_pk) == before
     assert_store_invariants(backend.db, store_pk)
@@ -180,7 +180,7 @@ def test_grouping_is_components_cut_by_unmerges(backend, steps):
             model.write(step, write(backend.db, store_pk, clock, step))
         elif aliases := model.aliases():
             survivor, merged = aliases[step % len(aliases)]
-            do_unmerge(backend.db, store_pk, survivor, merged)
+            do_unmerge(backend.db, store_pk, clock, survivor, merged)
             model.unmerge(survivor, merged)
         assert grouping(backend.db, store_pk) == model.grouping()
     assert_store_invariants(backend.db, store_pk)

@@ -17,6 +17,7 @@ from convmem.database.tables import ProfileHistory
 PROFILE, TRAIT, IDENTIFIER = "profile", "trait", "identifier"
 CREATED, BASELINE = "created", "baseline"
 SET, CHANGED, DELETED, PURGED, MERGED = "set", "changed", "deleted", "purged", "merged"
+UNMERGED, SPLIT = "unmerged", "split"
 ADDED, REMOVED, EVICTED, MOVED = "added", "removed", "evicted", "moved"
 
 
@@ -32,14 +33,17 @@ def whole_state(traits: dict, identifiers: Sequence[tuple[str, str]]) -> dict:
     return {"traits": traits, "identifiers": [list(pair) for pair in identifiers]}
 
 
-def profile_created(store_pk: int, profile_pk: int, at: str, source: str, traits: dict, identifiers) -> dict:
-    """The row recording a new profile with everything it began with."""
+def profile_created(
+    store_pk: int, profile_pk: int, at: str, source: str, traits: dict, identifiers, action: str = CREATED
+) -> dict:
+    """The row recording a profile's whole state: a new profile with everything it began with,
+    or (``action``) a profile an unmerge or a split has just reshaped."""
     return {
         "store_id": store_pk,
         "profile_id": profile_pk,
         "at": instant(at),
         "kind": PROFILE,
-        "action": CREATED,
+        "action": action,
         "subject_group": None,
         "subject_name": None,
         "old_value": None,

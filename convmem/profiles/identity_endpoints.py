@@ -18,7 +18,13 @@ from convmem.profiles.schemas import (
 )
 from convmem.profiles.split import split
 from convmem.profiles.unmerge import unmerge
-from convmem.web.dependencies import LockedStore, OwnedStore, ReadSession, WriteSession
+from convmem.web.dependencies import (
+    LockedStore,
+    OwnedStore,
+    ReadSession,
+    WriteClockDep,
+    WriteSession,
+)
 from convmem.web.pagination import page_body, parse_page_request
 from convmem.web.params import PAIR_ID, PROFILE_ID
 
@@ -30,10 +36,14 @@ router = APIRouter(prefix="/v1/Stores/{storeId}", tags=["Identity decisions (con
 
 @router.post("/Profiles/{profileId}/Merges/{mergedProfileId}/Unmerge", response_model=Unmerged)
 def unmerge_profile(
-    session: WriteSession, store: LockedStore, profileId: str = PROFILE_ID, mergedProfileId: str = MERGED_PROFILE_ID
+    session: WriteSession,
+    store: LockedStore,
+    clock: WriteClockDep,
+    profileId: str = PROFILE_ID,
+    mergedProfileId: str = MERGED_PROFILE_ID,
 ):
     """Undo the merge of ``mergedProfileId`` into the canonical profile ``profileId``."""
-    done = unmerge(session, load_context(session, store), profileId, mergedProfileId)
+    done = unmerge(session, load_context(session, store), clock, profileId, mergedProfileId)
     return Unmerged(
         profileId=done.profile_sid,
         fromProfileId=done.survivor_sid,
@@ -45,10 +55,12 @@ def unmerge_profile(
 
 
 @router.post("/Profiles/{profileId}/Split", status_code=201, response_model=SplitDone)
-def split_profile(session: WriteSession, store: LockedStore, profileId: str = PROFILE_ID, body: SplitRequest = Body()):
+def split_profile(
+    session: WriteSession, store: LockedStore, clock: WriteClockDep, profileId: str = PROFILE_ID, body: SplitRequest = Body()
+):
     """Move identifiers (and optionally trait values) off the profile into a new profile."""
     wanted = [(pair.idType, pair.value) for pair in body.identifiers]
-    done = split(session, load_context(session, store), profileId, wanted, body.traits)
+    done = split(session, load_context(session, store), clock, profileId, wanted, body.traits)
     return SplitDone(
         profileId=done.profile_sid,
         fromProfileId=done.from_sid,

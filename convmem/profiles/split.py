@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Profile, ProfileMerge, utcnow
+from convmem.history import record
+from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
 from convmem.profiles import repository
 from convmem.profiles.addressing import find_canonical
 from convmem.profiles.context import StoreContext
 from convmem.profiles.never_merge import keep_apart
+from convmem.profiles.unmerge import record_whole_states
 from convmem.profiles.writer import normalize_identifiers
 from convmem.web.errors import bad_request
 
@@ -31,6 +34,7 @@ class SplitOff:
 def split(
     session: Session,
     ctx: StoreContext,
+    clock: WriteClock,
     profile_sid: str,
     identifiers: list[tuple[str, str]],
     traits: dict[str, list[str]],
@@ -82,6 +86,7 @@ def split(
         ),
     )
     session.flush()
+    record_whole_states(session, ctx.pk, [source, new], clock.tick(), "api:split", record.SPLIT)
     moved_names = [(group, name) for group, named in moved_traits[0].items() for name in named]
     return SplitOff(new.sid, source.sid, list(wanted), moved_names)
 

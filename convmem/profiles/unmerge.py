@@ -23,7 +23,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Profile, ProfileMerge, utcnow
+from convmem.history import record
 from convmem.identity.resolution import IdentifierRule
+from convmem.kit.clock import WriteClock
 from convmem.profiles import repository
 from convmem.profiles.addressing import find_canonical
 from convmem.profiles.context import StoreContext
@@ -41,7 +43,7 @@ class Unmerged:
     aliases: list[str]
 
 
-def unmerge(session: Session, ctx: StoreContext, survivor_sid: str, merged_sid: str) -> Unmerged:
+def unmerge(session: Session, ctx: StoreContext, clock: WriteClock, survivor_sid: str, merged_sid: str) -> Unmerged:
     """Bring ``merged_sid`` back out of the canonical profile ``survivor_sid``. The caller
     holds the store's write lock and owns the transaction."""
     survivor_ref = find_canonical(session, ctx.pk, survivor_sid)
@@ -76,6 +78,7 @@ def unmerge(session: Session, ctx: StoreContext, survivor_sid: str, merged_sid: 
         ),
     )
     session.flush()
+    record_whole_states(session, ctx.pk, [survivor, merged], clock.tick(), "api:unmerge", record.UNMERGED)
     alias_sids = sorted(p.sid for p in repository.load_profiles(session, list(aliases)).values())
     return Unmerged(merged.sid, survivor.sid, restored, kept_identifiers, kept_traits, alias_sids)
 
@@ -194,3 +197,13 @@ class _Traits:
             traits.setdefault(group, {})[name] = value
             meta.setdefault(group, {})[name] = stamp
         return traits, meta
+
+
+def record_whole_states(session: Session, store_pk: int, profiles: list[Profile], at: str, source: str, action: str) -> None:
+    """History: each profile's whole state after an unmerge or a split, so reading it as of a
+    later instant starts from what it holds now."""
+    rows = []
+    for profile in profiles:
+        pairs = [(row.id_type, row.value) for row in repository.identifiers_of(session, profile.id)]
+        rows.append(record.profile_created(store_pk, profile.id, at, source, profile.traits or {}, pairs, action))
+    record.save(session, rows)
