@@ -157,22 +157,22 @@ def test_a_page_token_of_one_server_is_accepted_by_the_other(apis):
 
 def test_imports_are_shared_by_the_workers_and_survive_one_killed_mid_import(deployment, apis):
     db = deployment.backend.db
-    small = messy_csv(600)
-    shared = [apis[0].create_store() for _ in range(4)]
-    for number, store in enumerate(shared):
-        import_id, url = create_import(apis[number % 2], store, small, COLUMNS)
-        assert upload(url, small).status_code == 200
-
-    large = messy_csv(3000)
+    large, small = messy_csv(2000), messy_csv(600)
     interrupted, reference = apis[0].create_store(), apis[1].create_store()
+    shared = [apis[0].create_store() for _ in range(4)]
     import_id, url = create_import(apis[1], interrupted, large, COLUMNS)
     assert upload(url, large).status_code == 200
+    for number, store in enumerate(shared):
+        _, small_url = create_import(apis[number % 2], store, small, COLUMNS)
+        assert upload(small_url, small).status_code == 200
+    reference_id, reference_url = create_import(apis[0], reference, large, COLUMNS)
+    assert upload(reference_url, large).status_code == 200
 
     def owner_once_started():
         with db.reading() as session:
             job = session.scalar(select(Job).where(Job.store_id == store_pk(db, interrupted)))
         progress = fetch_import(apis[0], interrupted, import_id)["progress"]["processedRows"]
-        return job.lease_owner if job.lease_owner and 300 <= progress < 3000 else None
+        return job.lease_owner if job.lease_owner and 300 <= progress < 2000 else None
 
     victim_pid = int(wait_for(owner_once_started, timeout=60, interval=0.01).split(":")[1])
     victim = next(worker for worker in deployment.workers if worker.pid == victim_pid)
@@ -181,14 +181,12 @@ def test_imports_are_shared_by_the_workers_and_survive_one_killed_mid_import(dep
     deployment.workers[deployment.workers.index(victim)] = deployment.start_worker(2)
 
     done = wait_import(apis[0], interrupted, import_id, timeout=90)
-    reference_id, reference_url = create_import(apis[0], reference, large, COLUMNS)
-    assert upload(reference_url, large).status_code == 200
     expected = wait_import(apis[1], reference, reference_id, timeout=90)
     for store in shared:
         wait_for(lambda store=store: jobs_of(db, store)[0].status == "COMPLETED", timeout=60)
 
     assert done["status"] == expected["status"] == "COMPLETED"
-    assert done["progress"] == expected["progress"] == {"processedRows": 3000, "totalRows": 3000}
+    assert done["progress"] == expected["progress"] == {"processedRows": 2000, "totalRows": 2000}
     assert done["summary"] == expected["summary"]
     assert error_report(apis[0], interrupted, import_id) == error_report(apis[1], reference, reference_id)
     assert store_state(db, interrupted) == store_state(db, reference), "a row was lost or written twice"
