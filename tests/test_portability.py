@@ -164,3 +164,4 @@ def test_another_accounts_profile_export_is_404(backend, populated, tmp_path):
     with app_api(backend, tmp_path, stranger) as api:
         response = api.get(f"/v1/Stores/{populated['store']}/Profiles/{populated['ann']}/Export")
         assert response.status_code == 404
+        assert response.json()["message"] == f"Store '{populated['store']}' was not found"
