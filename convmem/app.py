@@ -133,6 +133,7 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.lookup.endpoints import router as lookup_router
     from convmem.memory.endpoints import router as memory_router
     from convmem.operations.endpoints import router as operations_router
+    from convmem.portability.endpoints import router as portability_router
     from convmem.profiles.endpoints import router as profiles_router
     from convmem.profiles.identity_endpoints import router as identity_decisions_router
     from convmem.stores.endpoints import router as stores_router
@@ -150,6 +151,7 @@ def _install_routes(app: FastAPI) -> None:
         identifiers_router,
         traits_router,
         memory_router,
+        portability_router,
         bulk_router,
         imports_router,
         uploads_router,

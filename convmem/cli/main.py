@@ -299,3 +299,64 @@ def backup(to: Path = typer.Option(..., "--to", help="The backup file to write (
         console.print(f"[red]Not backed up: {refusal}[/red]")
         raise typer.Exit(1) from None
     console.print(f"[green]Backed up[/green] to {to}")
+
+
+@app.command("export")
+def export_store(
+    store: str = typer.Option(..., "--store", help="The store's mem_store_… id."),
+    out: Path = typer.Option(None, "--out", dir_okay=False, help="The file to write (JSON Lines); standard output if not given."),
+) -> None:
+    """Write a store as JSON Lines: the store, then one record per live profile."""
+    import sys
+    from contextlib import nullcontext
+
+    from sqlalchemy import select
+
+    from convmem.database.migrate import upgrade
+    from convmem.database.tables import Store
+    from convmem.portability.service import export_store as records_of
+
+    db = _database()
+    upgrade(db)
+    with db.reading() as session:
+        if not db.is_sqlite:  # one snapshot for the whole file (SQLite's read transaction is one already)
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        found = session.scalar(select(Store).where(Store.sid == store))
+        if found is None:
+            console.print(f"[red]No store {store} in this database[/red]")
+            raise typer.Exit(1)
+        with open(out, "w", encoding="utf-8") if out else nullcontext(sys.stdout) as sink:
+            for profiles, record in enumerate(records_of(session, found)):
+                sink.write(record.model_dump_json() + "\n")
+    if out:  # the first record is the store's
+        console.print(f"[green]Exported {store}[/green]: {profiles} profiles to {out}")
+
+
+@app.command("import-store")
+def import_store(
+    file: Path = typer.Option(..., "--file", exists=True, dir_okay=False, readable=True, help="A file written by convmem export."),
+    account: str = typer.Option(None, "--account", help="The AC… SID of the account to own the store; needed when there are several."),
+) -> None:
+    """Read an export into a new store, keeping its ids (the store's, profiles', aliases', memories')."""
+    from sqlalchemy import select
+
+    from convmem.database.migrate import upgrade
+    from convmem.database.tables import Account
+    from convmem.portability.service import ImportRefused
+    from convmem.portability.service import import_store as read_into
+
+    db = _database()
+    upgrade(db)
+    try:
+        with db.writing() as session, open(file, encoding="utf-8") as lines:
+            query = select(Account.id, Account.sid)
+            owners = session.execute(query.where(Account.sid == account) if account else query.limit(2)).all()
+            if len(owners) != 1:
+                problem = f"no account {account}" if account else "give --account: the database has several accounts, or none"
+                raise ImportRefused(problem)
+            store = read_into(session, owners[0].id, lines)
+            imported = (store.sid, store.display_name, owners[0].sid)
+    except (ImportRefused, ValueError) as error:
+        console.print(f"[red]Nothing imported: {error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Imported store {imported[0]}[/green] ('{imported[1]}') into account {imported[2]}")
