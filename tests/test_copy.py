@@ -68,6 +68,10 @@ def populate(api: Api) -> tuple[str, list]:
     assert api.post(f"{memories}/Observations", json={"observations": observations}).status_code == 202
     summary = {"content": "Asked about a refund; resolved.", "conversationId": CONVERSATION, "occurredAt": "2025-01-15T10:30:00Z"}
     assert api.post(f"{memories}/ConversationSummaries", json={"summaries": [summary]}).status_code == 202
+    # An unmerge leaves a never-merge pair; a write with an Idempotency-Key leaves its key.
+    assert api.post(f"/v1/Stores/{store}/Profiles/{by_email}/Merges/{by_phone}/Unmerge").status_code == 200
+    keyed = {"traits": {"Contact": {"email": "keyed@example.com"}}}
+    assert api.post(f"/v1/Stores/{store}/Profiles", json=keyed, headers={"Idempotency-Key": "copy-1"}).status_code == 202
 
     reads = [
         ("GET", f"/v1/ControlPlane/Stores/{store}", None),
@@ -80,6 +84,9 @@ def populate(api: Api) -> tuple[str, list]:
         ("GET", f"/v1/Stores/{store}/Profiles/Imports/{import_id}", None),
         ("GET", f"/v1/Stores/{store}/Profiles/Imports/{import_id}/Errors", None),
         ("GET", batch.json()["statusUrl"].replace(api.base_url, ""), None),
+        ("GET", f"/v1/Stores/{store}/NeverMergePairs", None),
+        ("GET", f"{memories}/Merges", None),
+        ("GET", f"{memories}/History?asOf=9999-01-01T00:00:00Z", None),
     ]
     page = f"/v1/Stores/{store}/Profiles?pageSize=3"
     while page:  # every page, by the tokens the original server gave
