@@ -115,6 +115,9 @@ def test_an_export_imported_elsewhere_exports_identically_and_old_ids_answer(bac
         assert found["profiles"] == [populated["ann"]]
         recalled = api.get(f"{base}/{populated['ann']}/Observations").json()["observations"]
         assert {o["content"] for o in recalled} == {"Ben likes trains", "Ann prefers SMS"}
+        # The imported profile's history starts at the import, whole.
+        now = api.get(f"{base}/{populated['ann']}/History", params={"asOf": "9999-01-01T00:00:00Z"}).json()
+        assert now["traits"] == ann["traits"]
     with other.db.reading() as session:
         pending = session.scalar(select(func.count()).select_from(MemoryEmbedding).where(MemoryEmbedding.vector.is_(None)))
     assert pending == 4, "imported memories are embedded again by the workers"

@@ -24,6 +24,7 @@ from convmem.database.tables import (
     Store,
     TraitGroup,
 )
+from convmem.history import record
 from convmem.portability import repository
 from convmem.portability.schemas import (
     FORMAT_VERSION,
@@ -309,6 +310,18 @@ def _import_profiles(session: Session, store_pk: int, records: list[ProfileRecor
         ],
     )
     _import_identifiers(session, store_pk, records, pk_of)
+    # History is not part of an export: each imported profile's history starts here, whole.
+    imported_at = record.instant()
+    record.save(
+        session,
+        [
+            record.profile_created(
+                store_pk, pk_of[r.id], imported_at, "import-store", r.traits, [(i.idType, i.value) for i in r.identifiers],
+                record.BASELINE,
+            )
+            for r in records
+        ],
+    )
     repository.insert_rows(
         session,
         ProfileMerge,
