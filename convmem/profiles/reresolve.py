@@ -135,6 +135,8 @@ def _reresolve_profile(session: Session, ctx: StoreContext, profile_pk: int, sou
             if error.status != 409:
                 raise
             return merged, True
+        if not outcome.merged:
+            return merged, False  # a write that merged nothing gathered nothing new to ask about
         merged += len(outcome.merged)
         profile_pk = outcome.pk
 
