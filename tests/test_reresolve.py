@@ -244,3 +244,31 @@ def test_deleting_the_store_completes_its_unfinished_reresolution(own):
     assert api.delete(f"/v1/ControlPlane/Stores/{store}").status_code == 202
 
     assert api.get(operation_path).json()["status"] == "COMPLETED"
+
+
+def test_a_merge_gathering_values_that_tie_an_earlier_profile_merges_that_one_too(own):
+    backend, api, store = own
+    city = {"idType": "city", "enforceUnique": False}
+    configure_identity(api, store, [EMAIL, PHONE, CRM_STORED, NAME_STORED, city], ["email", "phone"])
+    cy, ann, bob = (create_profile(api, store, email=f"{name}@example.com") for name in ("cy", "ann", "bob"))
+    for profile, id_type, value in ((cy, "name", "H"), (cy, "city", "Paris"), (ann, "name", "H"), (bob, "city", "Paris")):
+        add_identifier(api, store, profile, id_type, value)
+    for profile in (ann, bob):
+        add_identifier(api, store, profile, "crm", "X1")
+    configure_identity(api, store, [EMAIL, PHONE, {"idType": "crm"}, NAME_STORED, city], ["email", "phone", "crm", "name", "city"])
+
+    _, progress_path = reresolve(api, store)
+    run_jobs(backend)
+
+    # cy shares one value with ann and one with bob: only once bob is merged into ann do they tie.
+    assert groups_of(backend, store) == [sorted([cy, ann, bob])]
+    assert api.get(progress_path).json()["profilesMerged"] == 2
+
+
+def test_the_extension_is_in_the_servers_openapi(own):
+    _, api, _ = own
+    paths = api.get("/openapi.json").json()["paths"]
+    reresolve_path = "/v1/ControlPlane/Stores/{storeId}/IdentityResolutionSettings/Reresolve"
+    assert "post" in paths[reresolve_path]
+    progress = paths[reresolve_path + "/{operationId}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert progress["$ref"].endswith("/ReresolveProgress")
