@@ -230,10 +230,11 @@ def test_a_lost_lease_between_chunks_resumes_with_the_same_result(own, monkeypat
     assert groups_of(backend, store) == sorted(groups)
 
 
-def test_the_progress_of_an_unknown_reresolution_is_404(own):
+def test_the_progress_of_an_unknown_reresolution_is_404_and_of_a_malformed_id_400(own):
     _, api, store = own
     missing = api.get(f"/v1/ControlPlane/Stores/{store}/IdentityResolutionSettings/Reresolve/mem_operation_01h455vb4pex5vsknk084sn02q")
     assert missing.status_code == 404
+    assert api.get(f"/v1/ControlPlane/Stores/{store}/IdentityResolutionSettings/Reresolve/not-an-id").status_code == 400
 
 
 def test_deleting_the_store_completes_its_unfinished_reresolution(own):
