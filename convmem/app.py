@@ -110,9 +110,10 @@ def create_app(
 
 def _store_deletion_hooks(blobs: BlobStore) -> list:
     from convmem.imports.service import uploads_of_deleted_store
+    from convmem.profiles import reresolve
     from convmem.traitgroups.purge import operations_of_deleted_store
 
-    return [partial(uploads_of_deleted_store, blobs), operations_of_deleted_store]
+    return [partial(uploads_of_deleted_store, blobs), operations_of_deleted_store, reresolve.operations_of_deleted_store]
 
 
 def _operation_lookups() -> list:
@@ -135,6 +136,7 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.operations.endpoints import router as operations_router
     from convmem.portability.endpoints import router as portability_router
     from convmem.profiles.endpoints import router as profiles_router
+    from convmem.profiles.identity_endpoints import reresolve_router
     from convmem.profiles.identity_endpoints import router as identity_decisions_router
     from convmem.stores.endpoints import router as stores_router
     from convmem.traitgroups.endpoints import router as traitgroups_router
@@ -142,6 +144,7 @@ def _install_routes(app: FastAPI) -> None:
 
     routers = (
         stores_router,
+        reresolve_router,
         identity_router,
         history_settings_router,
         traitgroups_router,

@@ -1,16 +1,19 @@
 """convmem extensions for undoing identity decisions (not part of Twilio's API, under paths it
-does not use; ``docs/extensions.md``): unmerge, split, and the store's never-merge pairs."""
+does not use; ``docs/extensions.md``): unmerge, split, the store's never-merge pairs, and
+re-resolving a store under its current settings."""
 
 from fastapi import APIRouter, Body, Path, Request, Response
 
-from convmem.kit.ids import PATTERNS
+from convmem.kit.ids import PATTERNS, Prefix
 from convmem.kit.timefmt import iso
-from convmem.profiles import never_merge
+from convmem.operations.service import record_running
+from convmem.profiles import never_merge, reresolve
 from convmem.profiles.context import load_context
 from convmem.profiles.schemas import (
     IdentifierPair,
     NeverMergePairBody,
     NeverMergePairList,
+    ReresolveProgress,
     SplitDone,
     SplitRequest,
     TraitName,
@@ -18,20 +21,27 @@ from convmem.profiles.schemas import (
 )
 from convmem.profiles.split import split
 from convmem.profiles.unmerge import unmerge
+from convmem.web.controlplane import OperationAccepted, accepted
 from convmem.web.dependencies import (
+    Caller,
     LockedStore,
     OwnedStore,
     ReadSession,
     WriteClockDep,
     WriteSession,
 )
+from convmem.web.errors import not_found
 from convmem.web.pagination import page_body, parse_page_request
 from convmem.web.params import PAIR_ID, PROFILE_ID
 
 # Its own Path: FastAPI names a shared parameter object after the first route argument using it.
 MERGED_PROFILE_ID = Path(pattern=PATTERNS["profileId"].pattern)
+OPERATION_ID = Path(pattern=rf"^{Prefix.OPERATION.value}_[0-7][0-9a-z]{{25}}$")
 
 router = APIRouter(prefix="/v1/Stores/{storeId}", tags=["Identity decisions (convmem extension)"])
+reresolve_router = APIRouter(
+    prefix="/v1/ControlPlane/Stores/{storeId}/IdentityResolutionSettings/Reresolve", tags=["Identity decisions (convmem extension)"]
+)
 
 
 @router.post("/Profiles/{profileId}/Merges/{mergedProfileId}/Unmerge", response_model=Unmerged)
@@ -90,6 +100,33 @@ def delete_never_merge_pair(session: WriteSession, store: LockedStore, pairId: s
     """The two profiles may merge again, from the next write that ties them."""
     never_merge.remove(session, store.id, pairId)
     return Response(status_code=204)
+
+
+@reresolve_router.post("", status_code=202, response_model=OperationAccepted, summary="Re-resolve the store (convmem extension)")
+def reresolve_store(request: Request, principal: Caller, session: WriteSession, store: LockedStore):
+    """Resolve every live profile again under the store's current settings, in a background job;
+    the operation stays RUNNING until it is done. The answer's Location is the operation."""
+    operation = record_running(session, principal, reresolve.OPERATION_KIND, store.sid, None)
+    operation.result_path = f"{reresolve_router.prefix.replace('{storeId}', store.sid)}/{operation.sid}"
+    reresolve.start(session, store, operation)
+    return accepted(request, operation, "Re-resolution accepted for processing.")
+
+
+@reresolve_router.get("/{operationId}", response_model=ReresolveProgress, response_model_exclude_none=True)
+def fetch_reresolve_progress(session: ReadSession, store: OwnedStore, operationId: str = OPERATION_ID):
+    """The re-resolution's status and progress: profiles walked, merged and in conflict."""
+    progress = reresolve.progress_of(session, store, operationId)
+    if progress is None:
+        raise not_found(f"Re-resolution '{operationId}' was not found")
+    return ReresolveProgress(
+        operationId=progress.operation_sid,
+        status=progress.status,
+        createdAt=iso(progress.created_at),
+        completedAt=iso(progress.completed_at),
+        profilesWalked=progress.profiles_walked,
+        profilesMerged=progress.merges,
+        conflicts=progress.conflicts,
+    )
 
 
 def _pairs(pairs: list[tuple[str, str]]) -> list[IdentifierPair]:

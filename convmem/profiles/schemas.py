@@ -115,3 +115,15 @@ class NeverMergePairBody(BaseModel):
 class NeverMergePairList(BaseModel):
     pairs: list[NeverMergePairBody]
     meta: dict[str, Any]
+
+
+class ReresolveProgress(BaseModel):
+    """A re-resolution of a store and what it has done so far (a convmem extension)."""
+
+    operationId: str
+    status: str = Field(description="The operation's status: RUNNING until every live profile is walked, then COMPLETED or FAILED")
+    createdAt: str
+    completedAt: str | None = None
+    profilesWalked: int = Field(description="Live profiles resolved again so far")
+    profilesMerged: int = Field(description="Profiles merged into another so far")
+    conflicts: int = Field(description="Profiles whose identifiers a write would now be refused for (409): left as they are")
