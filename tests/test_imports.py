@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
+from sqlalchemy import update
 
 from tests.contract import assert_conforms
 from tests.inprocess import FakeWallClock, app_api
@@ -294,3 +295,31 @@ def test_deleting_a_store_deletes_its_unprocessed_uploads(backend, tmp_path):
     finally:
         stop_server(server)
         cleanup()
+
+
+def test_a_second_put_racing_its_import_is_409_and_leaves_no_file(backend, account, tmp_path, monkeypatch):
+    """The second PUT finds the import waiting, then its job reads the first file, finishes and
+    deletes it while the second body streams in: the second file must not stay behind."""
+    from convmem.database.tables import Import
+    from convmem.imports import service
+
+    awaiting = service.awaiting_upload
+
+    def then_the_job_finishes(session, import_sid):
+        imported = awaiting(session, import_sid)
+        if imported is not None:
+            for path in (tmp_path / "uploads").rglob("*.csv"):
+                path.unlink()
+            with backend.db.writing() as other:
+                other.execute(update(Import).where(Import.sid == import_sid).values(status="COMPLETED"))
+        return imported
+
+    with app_api(backend, tmp_path, account) as api:
+        store = api.create_store()
+        data = b"email,city\na@example.com,Oslo\n"
+        _, url = create_import(api, store, data, mappings({"email": "email", "city": "city"}))
+        assert api.session.put(url, content=data).status_code == 200
+        monkeypatch.setattr(service, "awaiting_upload", then_the_job_finishes)
+        second = api.session.put(url, content=data)
+        assert second.status_code == 409, second.text
+        assert list((tmp_path / "uploads").rglob("*.csv")) == []

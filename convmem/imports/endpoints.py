@@ -118,7 +118,10 @@ async def upload(
         await blobs.receive(imported.blob_key, request.stream(), imported.file_size)
     except UploadRejected as rejected:
         raise ApiError(rejected.status, Code.INVALID_UPLOAD, str(rejected)) from None
-    await run_in_threadpool(_in_transaction, db.writing, service.upload_received, imported)
+    if not await run_in_threadpool(_in_transaction, db.writing, service.upload_received, imported):
+        # A second PUT that raced the import: its job has read (and deleted) the first file.
+        await run_in_threadpool(blobs.delete, imported.blob_key)
+        raise ApiError(409, Code.INVALID_UPLOAD, "A file was already uploaded for this import; the URL takes one PUT")
     return UploadReceived()
 
 

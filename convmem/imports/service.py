@@ -19,7 +19,7 @@ from convmem.database.engine import Database
 from convmem.database.tables import Import, Store, utcnow
 from convmem.imports import repository
 from convmem.imports.repository import KIND
-from convmem.imports.schemas import CreateImportRequest
+from convmem.imports.schemas import CreateImportRequest, ImportStatus
 from convmem.kit.ids import Prefix, new_id
 from convmem.profiles.context import StoreContext, load_context
 from convmem.traitgroups.service import normalize_trait_name
@@ -135,5 +135,11 @@ def awaiting_upload(session: Session, import_sid: str) -> Import | None:
     return imported if imported is not None and imported.status == "PENDING" else None
 
 
-def upload_received(session: Session, imported: Import) -> None:
+def upload_received(session: Session, imported: Import) -> bool:
+    """Wake the import's job for its file; False if the import has started (or ended) since the
+    upload began, so the file just stored is a second one, which its job will never read."""
+    current = repository.by_sid(session, imported.sid)
+    if current is None or current.status != ImportStatus.PENDING:
+        return False
     jobs.wake(session, imported.job_id)
+    return True
