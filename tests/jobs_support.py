@@ -3,12 +3,19 @@
 import json
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from sqlalchemy import func, select
 
+from convmem.accounts.service import create_account
+from convmem.background.blobstore import open_blob_store
+from convmem.background.jobs import JobEnv, JobKind, JobRunner
+from convmem.config import Settings
 from convmem.database.tables import (
     Import,
     Job,
@@ -17,7 +24,15 @@ from convmem.database.tables import (
     ProfileMerge,
     Store,
 )
-from tests.conftest import process_env
+from convmem.kit.clock import WriteClock
+from tests.conftest import (
+    Api,
+    Backend,
+    make_backend,
+    process_env,
+    start_server,
+    stop_server,
+)
 
 CONTACT = {"email": "email", "phone": "phone", "first_name": "firstName", "last_name": "lastName", "city": "city"}
 
@@ -137,3 +152,27 @@ def stop_worker(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def workerless_server(backend_name: str, tmp_path: Path, chunk_size: int) -> Iterator[tuple[Backend, Api]]:
+    """A server with no embedded worker on a database of its own (no other test's worker can
+    run its jobs), writing ``chunk_size`` rows per job chunk; the test runs the jobs itself."""
+    own, cleanup = make_backend(backend_name, tmp_path / "db")
+    server = start_server(
+        own, tmp_path, extra_env={"CONVMEM_EMBEDDED_WORKER": "false", "CONVMEM_JOB_CHUNK_SIZE": str(chunk_size)}
+    )
+    try:
+        with own.db.writing() as session:
+            credentials = create_account(session, "jobs")
+        yield own, Api(server.base_url, credentials)
+    finally:
+        stop_server(server)
+        cleanup()
+
+
+def job_runner(backend: Backend, kinds: list[JobKind], chunk_size: int) -> JobRunner:
+    """A runner of ``kinds`` on ``backend``, as a worker process would make it."""
+    settings = Settings(job_chunk_size=chunk_size, data_dir=Path(tempfile.mkdtemp(prefix="jobs-")), signing_key="test-signing-key")
+    env = JobEnv(db=backend.db, settings=settings, clock=WriteClock(), blobs=open_blob_store(settings))
+    return JobRunner(kinds, env)

@@ -4,22 +4,16 @@ a durable job, its operation RUNNING until the job is done.
 The server here runs without its embedded worker and with chunks of 2 profiles, so the test
 decides when the job runs, and how far."""
 
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
-from convmem.accounts.service import create_account
 from convmem.background import jobs
-from convmem.background.blobstore import open_blob_store
-from convmem.background.jobs import JobEnv, JobRunner
-from convmem.config import Settings
+from convmem.background.jobs import JobRunner
 from convmem.database.tables import Job, Profile, ProfileHistory, Store
-from convmem.kit.clock import WriteClock
 from convmem.profiles.reresolve import RERESOLVE_JOBS
-from tests.conftest import Api, make_backend, start_server, stop_server
+from tests.jobs_support import job_runner, workerless_server
 from tests.profile_helpers import (
     EMAIL,
     PHONE,
@@ -36,22 +30,12 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 @pytest.fixture
 def own(backend, tmp_path):
-    """A database of its own: no other test's server has a worker that would run the job."""
-    own, cleanup = make_backend(backend.name, tmp_path / "db")
-    server = start_server(
-        own, tmp_path, extra_env={"CONVMEM_EMBEDDED_WORKER": "false", "CONVMEM_JOB_CHUNK_SIZE": str(CHUNK)}
-    )
-    with own.db.writing() as session:
-        api = Api(server.base_url, create_account(session, "reresolve"))
-    yield own, api, api.create_store()
-    stop_server(server)
-    cleanup()
+    with workerless_server(backend.name, tmp_path, CHUNK) as (own, api):
+        yield own, api, api.create_store()
 
 
 def runner_of(backend) -> JobRunner:
-    settings = Settings(job_chunk_size=CHUNK, data_dir=Path(tempfile.mkdtemp(prefix="reresolve-")), signing_key="test-signing-key")
-    env = JobEnv(db=backend.db, settings=settings, clock=WriteClock(), blobs=open_blob_store(settings))
-    return JobRunner([RERESOLVE_JOBS], env)
+    return job_runner(backend, [RERESOLVE_JOBS], CHUNK)
 
 
 def run_jobs(backend) -> None:

@@ -4,20 +4,14 @@ request, the rest in a durable job, the operation RUNNING until that job is done
 The server here runs without its embedded worker and with chunks of 2 profiles, so the test
 decides when the job runs."""
 
-import tempfile
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from convmem.accounts.service import create_account
-from convmem.background.blobstore import open_blob_store
-from convmem.background.jobs import MAX_ATTEMPTS, JobEnv, JobRunner
-from convmem.config import Settings
+from convmem.background.jobs import MAX_ATTEMPTS
 from convmem.database.tables import Job, Profile, Store
-from convmem.kit.clock import WriteClock
 from convmem.traitgroups.purge import PURGE_JOBS
-from tests.conftest import Api, make_backend, start_server, stop_server
+from tests.jobs_support import job_runner, workerless_server
 
 CHUNK = 2
 LOYALTY = {"displayName": "Loyalty", "traits": {"points": {"dataType": "NUMBER"}, "tier": {"dataType": "STRING"}}}
@@ -25,22 +19,12 @@ LOYALTY = {"displayName": "Loyalty", "traits": {"points": {"dataType": "NUMBER"}
 
 @pytest.fixture
 def own(backend, tmp_path):
-    """A database of its own: no other test's server has a worker that would run the job."""
-    own, cleanup = make_backend(backend.name, tmp_path / "db")
-    server = start_server(
-        own, tmp_path, extra_env={"CONVMEM_EMBEDDED_WORKER": "false", "CONVMEM_JOB_CHUNK_SIZE": str(CHUNK)}
-    )
-    with own.db.writing() as session:
-        api = Api(server.base_url, create_account(session, "purge"))
-    yield own, api
-    stop_server(server)
-    cleanup()
+    with workerless_server(backend.name, tmp_path, CHUNK) as (own, api):
+        yield own, api
 
 
 def run_jobs(backend) -> None:
-    settings = Settings(job_chunk_size=CHUNK, data_dir=Path(tempfile.mkdtemp(prefix="purge-")), signing_key="test-signing-key")
-    env = JobEnv(db=backend.db, settings=settings, clock=WriteClock(), blobs=open_blob_store(settings))
-    runner = JobRunner([PURGE_JOBS], env)
+    runner = job_runner(backend, [PURGE_JOBS], CHUNK)
     while runner():
         pass
 

@@ -52,6 +52,13 @@ def complete(operation: Operation) -> None:
     operation.completed_at = utcnow()
 
 
+def complete_if_running(session: Session, operation_sid: str) -> None:
+    """The work a RUNNING operation stood for is done (a job's last chunk, or its store deleted)."""
+    operation = find_by_sid(session, operation_sid)
+    if operation is not None and operation.status == "RUNNING":
+        complete(operation)
+
+
 def fail(operation: Operation, title: str, detail: str) -> None:
     operation.status = "FAILED"
     operation.error = {"title": title, "detail": detail[:1024]}

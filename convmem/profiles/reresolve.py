@@ -100,7 +100,7 @@ def run(env: jobs.JobEnv, claim: jobs.Claim) -> None:
                 progress["after"] = chunk[-1]
             done = len(chunk) < env.settings.job_chunk_size
             if done:
-                _complete_operation(session, claim.sid)
+                operations.complete_if_running(session, claim.sid)
                 job.progress = progress
                 jobs.finish(job, "COMPLETED")
             else:
@@ -152,12 +152,6 @@ def _would_change(session: Session, ctx: StoreContext, profile_pk: int, wanted: 
     return bool(resolution.merged or resolution.conflicts)
 
 
-def _complete_operation(session: Session, operation_sid: str) -> None:
-    operation = operations.find_by_sid(session, operation_sid)
-    if operation is not None and operation.status == "RUNNING":
-        operations.complete(operation)
-
-
 def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
     operation = operations.find_by_sid(session, claim.sid)
     if operation is not None:
@@ -175,7 +169,7 @@ def operations_of_deleted_store(session: Session, store_pk: int):
     """The store deletion's hook: its profiles are gone, so its unfinished re-resolutions are complete."""
     not_done = select(Job.sid).where(Job.store_id == store_pk, Job.kind == KIND, Job.status.in_(jobs.UNFINISHED))
     for operation_sid in session.scalars(not_done).all():
-        _complete_operation(session, operation_sid)
+        operations.complete_if_running(session, operation_sid)
     return lambda: None
 
 

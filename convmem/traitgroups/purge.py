@@ -64,7 +64,7 @@ def run(env: jobs.JobEnv, claim: jobs.Claim) -> None:
                     since = job.created_at - _CLOCK_SKEW
                     repository.strip_written_since(session, claim.store_id, group, names, since=since, up_to_id=after_id)
             if done:
-                _complete_operation(session, claim.sid)
+                operations.complete_if_running(session, claim.sid)
                 job.progress = {"after": after_id}
                 jobs.finish(job, "COMPLETED")
             else:
@@ -83,12 +83,6 @@ def _still_undefined(session: Session, store_pk: int, group: str, traits: list[s
     return tuple(name for name in traits if name not in schema[group])
 
 
-def _complete_operation(session: Session, operation_sid: str) -> None:
-    operation = operations.find_by_sid(session, operation_sid)
-    if operation is not None and operation.status == "RUNNING":
-        operations.complete(operation)
-
-
 def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
     operation = operations.find_by_sid(session, claim.sid)
     if operation is not None:
@@ -98,7 +92,7 @@ def give_up(session: Session, claim: jobs.Claim, reason: str) -> None:
 def operations_of_deleted_store(session: Session, store_pk: int):
     """The store deletion's hook: the values go with the store, so its running removals are complete."""
     for job in repository.purges_not_done(session, store_pk):
-        _complete_operation(session, job.sid)
+        operations.complete_if_running(session, job.sid)
     return lambda: None
 
 
