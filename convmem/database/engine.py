@@ -9,7 +9,6 @@ identity resolution in one store is serial while other stores proceed in paralle
 """
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -19,6 +18,8 @@ import orjson
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from convmem.kit.text import LONE_SURROGATE
 
 _WRITE = "convmem_write"
 _AFTER_COMMIT = "convmem_after_commit"
@@ -48,9 +49,6 @@ def dump_json(value) -> str:
         return json.dumps(value)
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def load_json(text: str | bytes):
     """JSON columns' values. Text written before lone surrogates were refused may hold one
     (``"\\ud800"``), which no answer can encode: it is read back as U+FFFD instead."""
@@ -64,7 +62,7 @@ def load_json(text: str | bytes):
 
 def _without_lone_surrogates(value):
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
         return [_without_lone_surrogates(item) for item in value]
     if isinstance(value, dict):

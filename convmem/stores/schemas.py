@@ -4,18 +4,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from convmem.kit.text import storable
+
 DISPLAY_NAME = dict(max_length=64, pattern=r"^[a-zA-Z0-9-]+$")
 DESCRIPTION = dict(min_length=1, max_length=128)
 
 
-def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000; refusing it here keeps it from surfacing as a database error.
-    if "\x00" in value:
-        raise ValueError("must not contain the NUL character (U+0000)")
-    return value
-
-
-Description = Annotated[str, AfterValidator(_storable)]
+Description = Annotated[str, AfterValidator(storable)]
 
 
 class ServiceRequest(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Store, TraitGroup, utcnow
+from convmem.kit.text import LONE_SURROGATE
 from convmem.traitgroups import repository
 from convmem.traitgroups.schemas import (
     GROUP_NAME_PATTERN,
@@ -70,7 +71,6 @@ def only_defined(traits: dict[str, dict], defined: dict[str, set[str]]) -> dict[
 # A STRING value holds at most this many characters: the contract sets no bound, and this one
 # keeps a profile document, and the text a pattern is matched against, small.
 MAX_STRING_VALUE_LENGTH = 4096
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _re2_options() -> re2.Options:
@@ -143,7 +143,7 @@ def _check_text(where: str, text: str) -> None:
         raise _invalid(where, f"must be at most {MAX_STRING_VALUE_LENGTH} characters (it has {len(text)})")
     if "\x00" in text:
         raise _invalid(where, "must not contain NUL characters")
-    if _SURROGATE.search(text):
+    if LONE_SURROGATE.search(text):
         raise _invalid(where, "must not contain a lone surrogate (an unpaired \\uD800-\\uDFFF escape)")
 
 
