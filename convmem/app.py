@@ -34,6 +34,7 @@ from convmem.web.idempotency import (
     document_in_openapi,
 )
 from convmem.web.observability import Metrics, RequestMiddleware, note_error
+from convmem.web.pagination import PageTokens
 from convmem.web.ratelimit import RateLimits
 from convmem.web.redirects import moved_response
 from convmem.web.validation import describe_validation_error
@@ -87,7 +88,7 @@ def create_app(
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
     app.state.rate_limits = RateLimits(settings)
-    app.state.page_token_key = signing_key(settings)
+    app.state.page_tokens = PageTokens(signing_key(settings))
 
     _install_error_handlers(app)
     _install_routes(app)

@@ -3,7 +3,7 @@
 Tokens carry the position *and* the query (order, page size, filters), so a follow-up
 request holding only ``pageToken`` still pages correctly (the Python SDK's
 ``*_with_http_info`` helpers drop every other parameter). They are sealed with the server's
-key (``app.state.page_token_key``) by authenticated encryption: the row ids of positions stay
+key (``app.state.page_tokens``, made once per app) by authenticated encryption: the row ids of positions stay
 private, and a client can neither forge a token (a page of 5000 items, a negative size) nor
 alter one. Each is bound to the list that issued it (its path, with any profile id left out, since
 a merged profile's lists are also read through its old id's redirect), so it cannot be
@@ -85,7 +85,7 @@ def _query_param(request: Request, *names: str) -> str | None:
 def parse_page_request(
     request: Request, *, max_size: int, default_size: int = 50, filters: dict | None = None
 ) -> PageRequest:
-    tokens = PageTokens(request.app.state.page_token_key)
+    tokens = request.app.state.page_tokens
     list_path = list_of(request.url.path)
     token = _query_param(request, "pageToken", "PageToken")
     if token:
