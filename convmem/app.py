@@ -126,6 +126,7 @@ def _operation_lookups() -> list:
 
 def _install_routes(app: FastAPI) -> None:
     from convmem.bulk.endpoints import router as bulk_router
+    from convmem.datamappings.endpoints import router as datamappings_router
     from convmem.history.endpoints import router as history_router
     from convmem.history.endpoints import settings_router as history_settings_router
     from convmem.identifiers.endpoints import router as identifiers_router
@@ -149,6 +150,7 @@ def _install_routes(app: FastAPI) -> None:
         identity_router,
         history_settings_router,
         traitgroups_router,
+        datamappings_router,
         operations_router,
         lookup_router,
         history_router,

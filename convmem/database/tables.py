@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -100,6 +101,34 @@ class TraitGroup(Base):
     description: Mapped[str | None] = mapped_column(String(1024))
     # traitName -> TraitDefinition as the contract shapes it
     traits: Mapped[dict] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataMapping(Base):
+    """A source's fields mapped to a store's traits. ``mapping_from`` and ``mapping_to`` are kept as the
+    contract shapes them (``DataMappingFromTypes``, ``DataMappingToTypes``); ``type`` repeats
+    ``mapping_from["type"]`` so the list's type filter is an indexed column, and ``dataset_id`` repeats
+    ``mapping_from["datasetId"]`` (NULL for INGRESS) so the mappings reading a dataset are found by index."""
+
+    __tablename__ = "data_mappings"
+    __table_args__ = (
+        UniqueConstraint("store_id", "display_name"),
+        Index("ix_data_mappings_store", "store_id", "id"),
+        Index("ix_data_mappings_store_type", "store_id", "type", "id"),
+        Index("ix_data_mappings_dataset", "dataset_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    display_name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(512))
+    type: Mapped[str] = mapped_column(String(32))
+    dataset_id: Mapped[str | None] = mapped_column(String(48))
+    mapping_from: Mapped[dict] = mapped_column(JSON)
+    mapping_to: Mapped[dict] = mapped_column(JSON)
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

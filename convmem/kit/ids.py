@@ -18,6 +18,7 @@ class Prefix(StrEnum):
     SUMMARY = "mem_summary"
     BULK = "mem_bulk"
     NEVER_MERGE = "mem_nevermerge"
+    DATA_MAPPING = "mem_datamapping"
 
 
 _SUFFIX = r"[0-7][0-9a-z]{25}"
@@ -30,6 +31,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "pairId": re.compile(rf"^mem_nevermerge_{_SUFFIX}$"),
     "observationId": re.compile(rf"^mem_observation_{_SUFFIX}$"),
     "summaryId": re.compile(rf"^mem_summary_{_SUFFIX}$"),
+    "dataMappingId": re.compile(rf"^mem_datamapping_{_SUFFIX}$"),
+    "datasetId": re.compile(rf"^tdi_dataset_{_SUFFIX}$"),
     "conversationId": re.compile(rf"^conv_conversation_{_SUFFIX}$"),
 }
 

@@ -1,0 +1,112 @@
+"""Contract models of data mappings (``DataMapping*``, ``MappingTraitItem``) and of mapping suggestions."""
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from convmem.kit.ids import PATTERNS
+from convmem.kit.text import storable
+from convmem.traitgroups.schemas import GROUP_NAME_PATTERN
+
+DISPLAY_NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9-.]*$"
+TRAIT_NAME_PATTERN = r"^[a-z][a-zA-Z0-9_\-\.]*$"
+MAX_MAPPINGS = 100
+
+
+class DataMappingType(StrEnum):
+    """The kind of source: ``mappingFrom.type``, and the list's ``type`` filter."""
+
+    INGRESS = "INGRESS"
+    DATASET_CLOUDAPP = "DATASET_CLOUDAPP"
+    DATASET_WAREHOUSE = "DATASET_WAREHOUSE"
+
+
+DATASET_TYPES = frozenset({DataMappingType.DATASET_CLOUDAPP, DataMappingType.DATASET_WAREHOUSE})
+
+Text = Annotated[str, AfterValidator(storable)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64, pattern=DISPLAY_NAME_PATTERN)]
+Description = Annotated[Text, Field(min_length=1, max_length=512)]
+ColumnName = Annotated[Text, Field(min_length=1, max_length=256)]
+DatasetId = Annotated[str, Field(pattern=PATTERNS["datasetId"].pattern)]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataMappingFromIngress(_Closed):
+    """Columns that arrive with the data (a CSV import names the mapping instead of its own column mappings)."""
+
+    type: Literal["INGRESS"]
+    columns: list[ColumnName] = Field(min_length=1, max_length=100)
+
+
+class DataMappingFromCloudAppDataSet(_Closed):
+    type: Literal["DATASET_CLOUDAPP"]
+    datasetId: DatasetId
+
+
+class DataMappingFromWarehouseDataSet(_Closed):
+    type: Literal["DATASET_WAREHOUSE"]
+    datasetId: DatasetId
+
+
+DataMappingFrom = Annotated[
+    DataMappingFromIngress | DataMappingFromCloudAppDataSet | DataMappingFromWarehouseDataSet,
+    Field(discriminator="type"),
+]
+
+
+class MappingTraitItem(_Closed):
+    """A source field (``expression``) written to ``traitGroup.traitName``."""
+
+    expression: ColumnName
+    traitGroup: str = Field(min_length=1, max_length=64, pattern=GROUP_NAME_PATTERN)
+    traitName: str = Field(min_length=1, max_length=128, pattern=TRAIT_NAME_PATTERN)
+
+
+class DataMappingToTraits(_Closed):
+    # The contract gives TRAITS as the default yet requires the field; as the discriminator it is required here too.
+    type: Literal["TRAITS"]
+    mappings: list[MappingTraitItem] = Field(min_length=1, max_length=MAX_MAPPINGS)
+
+
+DataMappingTo = Annotated[DataMappingToTraits, Field(discriminator="type")]
+
+
+class CreateDataMappingInput(_Closed):
+    """Unknown fields are refused although the contract does not close this body: a misspelt field would
+    otherwise be silently ignored (as for stores, docs/control-plane.md)."""
+
+    displayName: DisplayName
+    description: Description | None = None
+    isEnabled: bool = True
+    mappingTo: DataMappingTo
+    mappingFrom: DataMappingFrom
+
+
+class DataMappingCore(_Closed):
+    """The PATCH body: every field optional; ``mappingFrom`` cannot be changed."""
+
+    displayName: DisplayName | None = None
+    description: Description | None = None
+    isEnabled: bool | None = None
+    mappingTo: DataMappingTo | None = None
+
+
+class DataMappingBody(BaseModel):
+    displayName: str
+    description: str | None = None
+    isEnabled: bool
+    mappingTo: dict[str, Any]
+    mappingFrom: dict[str, Any]
+    id: str
+    createdAt: str
+    updatedAt: str
+    version: int
+
+
+class DataMappingList(BaseModel):
+    dataMappings: list[DataMappingBody]
+    meta: dict[str, Any]
