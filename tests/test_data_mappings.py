@@ -125,6 +125,13 @@ def test_list_pages_and_filters_by_type(api, store):
     second = api.get(mappings_path(store), params={"pageToken": first["meta"]["nextToken"]}).json()
     assert [m["id"] for m in first["dataMappings"] + second["dataMappings"]] == ids
     assert "nextToken" not in second["meta"]
+    everything, token = [], None
+    while True:
+        page = api.get(mappings_path(store), params={"pageToken": token} if token else {"pageSize": 2}).json()
+        everything += [m["id"] for m in page["dataMappings"]]
+        if not (token := page["meta"].get("nextToken")):
+            break
+    assert everything == (ids + dataset_ids)[::-1]
     cloud = api.get(mappings_path(store), params={"type": "DATASET_CLOUDAPP"}).json()["dataMappings"]
     assert [m["id"] for m in cloud] == dataset_ids[::-1]  # DESC by default
     assert all(m["mappingFrom"] == {"type": "DATASET_CLOUDAPP", "datasetId": DATASET} for m in cloud)
