@@ -9,6 +9,7 @@ from convmem.database.tables import DataMapping
 from convmem.web.errors import Code
 from tests.conftest import Api
 from tests.contract import assert_conforms
+from tests.jobs_support import upload, wait_import
 from tests.test_control_plane_stores import assert_error
 
 DATASET = "tdi_dataset_01jx0000000000000000000000"
@@ -224,3 +225,67 @@ def test_mappings_go_with_their_store_and_other_accounts_cannot_see_them(api, st
     assert api.delete(f"/v1/ControlPlane/Stores/{store}").status_code == 202
     with backend.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(DataMapping).where(DataMapping.sid == mapping_id)) == 0
+
+
+def test_an_import_takes_its_column_mappings_from_an_ingress_mapping(api, store):
+    mapping_id = create(
+        api,
+        store,
+        ingress(
+            "crm-csv",
+            columns=("E-Mail", "Given name", "unused"),
+            mappings=[
+                {"expression": "E-Mail", "traitGroup": "Contact", "traitName": "email"},
+                {"expression": "Given name", "traitGroup": "Contact", "traitName": "firstName"},
+            ],
+        ),
+    )
+    data = b"E-Mail,Given name,unused\nada@example.com,Ada,x\nnot-an-email,Bad,y\n"
+    response = api.post(
+        f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "crm.csv", "fileSize": len(data), "dataMappingId": mapping_id}
+    )
+    assert response.status_code == 201, response.text
+    import_id = response.json()["importId"]
+    assert upload(response.json()["url"], data).status_code == 200
+    finished = wait_import(api, store, import_id)
+    assert finished["status"] == "COMPLETED" and finished["summary"]["errors"] == 1
+    assert finished["dataMappingId"] == mapping_id
+    assert finished["columnMappings"] == [
+        {"columnName": "E-Mail", "traitGroup": "Contact", "traitName": "email"},
+        {"columnName": "Given name", "traitGroup": "Contact", "traitName": "firstName"},
+    ]
+    found = api.post(f"/v1/Stores/{store}/Profiles/Lookup", json={"idType": "email", "value": "ada@example.com"}).json()
+    (profile,) = found["profiles"]
+    assert api.get(f"/v1/Stores/{store}/Profiles/{profile}").json()["traits"]["Contact"] == {"email": "ada@example.com", "firstName": "Ada"}
+
+
+def test_an_import_refuses_a_mapping_it_cannot_use(api, store):
+    def refused(body: dict, *fragments):
+        response = api.post(f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "p.csv", "fileSize": 10} | body)
+        assert_error(response, 400, Code.BAD_REQUEST, *fragments)
+
+    names_only = create(
+        api, store, ingress("names", columns=("first",), mappings=[{"expression": "first", "traitGroup": "Contact", "traitName": "firstName"}])
+    )
+    disabled = create(api, store, ingress("off", isEnabled=False))
+    warehouse = create(
+        api,
+        store,
+        {
+            "displayName": "warehouse",
+            "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": DATASET},
+            "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
+        },
+    )
+    refused({"dataMappingId": warehouse}, "INGRESS")
+    refused({"dataMappingId": disabled}, "disabled")
+    refused({"dataMappingId": "mem_datamapping_01jx0000000000000000000000"}, "no data mapping")
+    refused({"dataMappingId": create(api, api.create_store(), ingress("elsewhere"))}, "no data mapping")
+    refused({}, "either 'columnMappings' or 'dataMappingId'")
+    both = {"dataMappingId": disabled, "columnMappings": [{"columnName": "e", "traitGroup": "Contact", "traitName": "email"}] * 2}
+    refused(both, "not both")
+    response = api.post(
+        f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "p.csv", "fileSize": 10, "dataMappingId": names_only}
+    )
+    assert_error(response, 400, Code.NO_IDENTIFIER, f"data mapping {names_only}", "identifier")
+    assert api.get(f"/v1/Stores/{store}/Profiles/Imports").json()["imports"] == []

@@ -63,8 +63,12 @@ def list_page(session: Session, store: Store, page: PageRequest, mapping_type: s
     return replace(found, items=[row.DataMapping for row in found.items])
 
 
+def find_mapping(session: Session, store: Store, mapping_sid: str) -> DataMapping | None:
+    return repository.find_by_sid(session, store.id, mapping_sid) if PATTERNS["dataMappingId"].match(mapping_sid) else None
+
+
 def get_mapping(session: Session, store: Store, mapping_sid: str) -> DataMapping:
-    mapping = repository.find_by_sid(session, store.id, mapping_sid) if PATTERNS["dataMappingId"].match(mapping_sid) else None
+    mapping = find_mapping(session, store, mapping_sid)
     if mapping is None:
         raise not_found(f"Data mapping '{mapping_sid}' was not found in store '{store.sid}'")
     return mapping
