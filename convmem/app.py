@@ -127,6 +127,9 @@ def _operation_lookups() -> list:
 def _install_routes(app: FastAPI) -> None:
     from convmem.bulk.endpoints import router as bulk_router
     from convmem.datamappings.endpoints import router as datamappings_router
+    from convmem.datamappings.endpoints import (
+        suggestions_router as mapping_suggestions_router,
+    )
     from convmem.history.endpoints import router as history_router
     from convmem.history.endpoints import settings_router as history_settings_router
     from convmem.identifiers.endpoints import router as identifiers_router
@@ -151,6 +154,7 @@ def _install_routes(app: FastAPI) -> None:
         history_settings_router,
         traitgroups_router,
         datamappings_router,
+        mapping_suggestions_router,
         operations_router,
         lookup_router,
         history_router,

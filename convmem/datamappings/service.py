@@ -11,13 +11,16 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import DataMapping, Store, utcnow
-from convmem.datamappings import repository
+from convmem.datamappings import repository, suggestions
 from convmem.datamappings.schemas import (
     DATASET_TYPES,
     CreateDataMappingInput,
     DataMappingCore,
     DataMappingToTraits,
+    DataMappingType,
+    SuggestMappingsRequest,
 )
+from convmem.datamappings.suggestions import SourceColumn, Suggestion
 from convmem.kit.ids import PATTERNS, Prefix, new_id
 from convmem.traitgroups.service import store_schema
 from convmem.web.errors import ApiError, Code, bad_request, not_found
@@ -48,6 +51,14 @@ def check_dataset_mapping(session: Session, store: Store, dataset_id: str, items
     a way whose values fit the trait (``value_kind_fits``).
 
     The seam the datasets domain fills: until it does, a well-formed dataset id is accepted as it is."""
+
+
+def dataset_columns(session: Session, store: Store, dataset_id: str) -> tuple[DataMappingType, list[SourceColumn]]:
+    """The kind of the store's dataset ``dataset_id`` (DATASET_WAREHOUSE or DATASET_CLOUDAPP) and its columns
+    with their declared types and a few sample values, for suggesting mappings.
+
+    The seam the datasets domain fills; until it does, no store has a dataset."""
+    raise bad_request(f"Invalid 'datasetId': store '{store.sid}' has no dataset '{dataset_id}'")
 
 
 def value_kind_fits(kind: str, data_type: str) -> bool:
@@ -170,3 +181,49 @@ def _checked_mapping_to(session: Session, store: Store, source: dict, mapping_to
             if item.expression not in columns:
                 raise bad_request(f"{item.where}: expression '{item.expression}' is not one of mappingFrom.columns")
     return mapping_to.model_dump()
+
+
+# --- Mapping suggestions -----------------------------------------------------------------------
+
+MAX_SOURCE_COLUMNS = 100  # what one mapping's INGRESS columns may hold
+
+
+@dataclass(frozen=True)
+class Suggested:
+    mapping_from: dict
+    suggestions: list[Suggestion]
+    unmapped_columns: list[str]
+
+
+def suggest_mappings(session: Session, store: Store, request: SuggestMappingsRequest) -> Suggested:
+    """Which column of the source most likely feeds which trait of the store (``suggestions.suggest``)."""
+    if request.datasetId is not None:
+        kind, columns = dataset_columns(session, store, request.datasetId)
+        mapping_from = {"type": kind.value, "datasetId": request.datasetId}
+    else:
+        if request.csvSample is not None:
+            columns = suggestions.columns_from_csv(request.csvSample)
+            where = "csvSample"
+        else:
+            columns = [SourceColumn(c.name, c.type, tuple(c.samples)) for c in request.columns]
+            where = "columns"
+        _check_ingress_columns(where, columns)
+        mapping_from = {"type": DataMappingType.INGRESS.value, "columns": [c.name for c in columns]}
+    found = suggestions.suggest(columns, store_schema(session, store.id), min_confidence=request.minConfidence)
+    mapped = {s.expression for s in found}
+    return Suggested(mapping_from, found, [c.name for c in columns if c.name not in mapped])
+
+
+def _check_ingress_columns(where: str, columns: list[SourceColumn]) -> None:
+    """The columns must make a valid INGRESS ``mappingFrom``: 1..100 distinct names of 1..256 characters."""
+    if not columns:
+        raise bad_request(f"Invalid '{where}': it names no column")
+    if len(columns) > MAX_SOURCE_COLUMNS:
+        raise bad_request(f"Invalid '{where}': {len(columns)} columns; a mapping reads at most {MAX_SOURCE_COLUMNS}")
+    seen: set[str] = set()
+    for column in columns:
+        if len(column.name) > 256:
+            raise bad_request(f"Invalid '{where}': the column '{column.name[:64]}…' is longer than 256 characters")
+        if column.name in seen:
+            raise bad_request(f"Invalid '{where}': the column '{column.name}' appears twice")
+        seen.add(column.name)
