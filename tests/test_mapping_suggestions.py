@@ -149,3 +149,10 @@ def test_the_endpoint_takes_described_columns_and_checks_its_body(api, store):
         assert_error(api.post(suggestions_path(store), json=sent), 400, Code.BAD_REQUEST, fragment)
     unknown = api.post(suggestions_path(store), json={"datasetId": "tdi_dataset_01jx0000000000000000000000"})
     assert_error(unknown, 400, Code.BAD_REQUEST, "no dataset")
+
+
+def test_the_extension_is_in_the_servers_openapi(api):
+    schema = api.get("/openapi.json").json()
+    operation = schema["paths"]["/v1/ControlPlane/Stores/{storeId}/DataMappingSuggestions"]["post"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/MappingSuggestions"}
+    assert set(schema["paths"]["/v1/ControlPlane/Stores/{storeId}/DataMappings/{dataMappingId}"]) == {"get", "patch", "delete"}
