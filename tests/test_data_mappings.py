@@ -289,3 +289,18 @@ def test_an_import_refuses_a_mapping_it_cannot_use(api, store):
     )
     assert_error(response, 400, Code.NO_IDENTIFIER, f"data mapping {names_only}", "identifier")
     assert api.get(f"/v1/Stores/{store}/Profiles/Imports").json()["imports"] == []
+
+
+def test_a_trait_group_or_trait_a_mapping_writes_cannot_be_deleted(api, store):
+    groups = f"/v1/ControlPlane/Stores/{store}/TraitGroups"
+    created = api.post(groups, json={"displayName": "Loyalty", "traits": {"points": {"dataType": "NUMBER"}, "tier": {"dataType": "STRING"}}})
+    assert created.status_code == 202, created.text
+    to_points = [{"expression": "pts", "traitGroup": "Loyalty", "traitName": "points"}]
+    mapping_id = create(api, store, ingress("loyalty", columns=("pts",), mappings=to_points))
+    assert_error(api.delete(f"{groups}/Loyalty"), 409, Code.CONFLICT, "'loyalty'", "change or delete")
+    patch = api.patch(f"{groups}/Loyalty", json={"traits": {"points": {"dataType": ""}}})
+    assert_error(patch, 400, Code.BAD_REQUEST, "'loyalty'", "being deleted")
+    # A trait no mapping writes goes as before; once the mapping is gone, so can the group.
+    assert api.patch(f"{groups}/Loyalty", json={"traits": {"tier": {"dataType": ""}}}).status_code == 202
+    assert api.delete(f"{mappings_path(store)}/{mapping_id}").status_code == 202
+    assert api.delete(f"{groups}/Loyalty").status_code == 202
