@@ -2,8 +2,8 @@
 
 A mapping's ``mappingTo`` is checked against the store's trait schema and against its source:
 - INGRESS: every ``expression`` is one of ``mappingFrom.columns`` (the columns arriving with the data);
-- DATASET_*: every ``expression`` is a field of the dataset whose type fits the trait's ``dataType``,
-  as far as ``dataset_fields`` knows the dataset (the datasets domain answers it).
+- DATASET_*: every ``expression`` reads the dataset with values that fit the trait's ``dataType``
+  (``check_dataset_mapping``, which the datasets domain answers).
 """
 
 from dataclasses import dataclass, replace
@@ -25,15 +25,6 @@ from convmem.kit.ids import PATTERNS, Prefix, new_id
 from convmem.traitgroups.service import store_schema
 from convmem.web.errors import ApiError, Code, bad_request, not_found
 from convmem.web.pagination import Page, PageRequest, keyset
-
-# Which values of a source field a trait of each dataType takes. A STRING trait takes any scalar
-# (a number or a date is written as its text); the others need their own kind.
-_FITS: dict[str, frozenset[str]] = {
-    "STRING": frozenset({"STRING", "NUMBER", "BOOLEAN", "DATE"}),
-    "NUMBER": frozenset({"NUMBER"}),
-    "BOOLEAN": frozenset({"BOOLEAN"}),
-    "ARRAY": frozenset({"ARRAY"}),
-}
 
 
 @dataclass(frozen=True)
@@ -63,8 +54,8 @@ def dataset_columns(session: Session, store: Store, dataset_id: str) -> tuple[Da
 
 def value_kind_fits(kind: str, data_type: str) -> bool:
     """Whether a trait of ``data_type`` takes values of a source field of ``kind`` (STRING, NUMBER,
-    BOOLEAN, DATE or ARRAY)."""
-    return kind in _FITS.get(data_type, frozenset())
+    BOOLEAN, DATE or ARRAY): a STRING trait takes any scalar (written as its text), the others need their own kind."""
+    return suggestions.kind_fits(kind, data_type)
 
 
 def list_page(session: Session, store: Store, page: PageRequest, mapping_type: str | None) -> Page:

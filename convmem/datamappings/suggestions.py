@@ -45,7 +45,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 # The value kinds that name what a column holds, and the identifier type (or trait) they belong to.
 _SPECIFIC = {"EMAIL": "email", "PHONE": "phone"}
-# Which value kinds a trait of each dataType takes. EMAIL and PHONE are strings.
+# Which value kinds a trait of each dataType takes: a STRING trait any scalar (EMAIL and PHONE are strings).
 _FITS = {
     "STRING": frozenset({"STRING", "EMAIL", "PHONE", "NUMBER", "BOOLEAN", "DATE"}),
     "NUMBER": frozenset({"NUMBER"}),
@@ -113,6 +113,11 @@ def suggest(
         used_columns.add(candidate.expression)
         used_traits.add(target)
     return chosen
+
+
+def kind_fits(kind: str, data_type: str) -> bool:
+    """Whether a trait of ``data_type`` takes values of ``kind``."""
+    return kind in _FITS.get(data_type, frozenset())
 
 
 def columns_from_csv(text: str, max_rows: int = MAX_SAMPLES) -> list[SourceColumn]:
@@ -248,10 +253,9 @@ def _similar_targets(spoken: str, names: list[str], owners: list[list[int]]) -> 
 
 def _score(column: SourceColumn, evidence: _Evidence, target: _Target, name_score: float, matched: str) -> Suggestion | None:
     data_type = target.definition.get("dataType", "STRING")
-    fits = _FITS.get(data_type, frozenset())
-    if column.declared is not None and column.declared not in fits:
+    if column.declared is not None and not kind_fits(column.declared, data_type):
         return None
-    if evidence.kind is not None and evidence.kind not in fits:
+    if evidence.kind is not None and not kind_fits(evidence.kind, data_type):
         return None
     if name_score >= 1:
         reasons = [f"its name is '{matched}'"]
