@@ -60,9 +60,12 @@ def mapping_body(mapping: DataMapping) -> DataMappingBody:
 
 @router.get("", response_model=DataMappingList, response_model_exclude_none=True)
 def list_data_mappings(
-    request: Request, session: ReadSession, store: OwnedStore, type: DataMappingType | None = Query(default=None)
+    request: Request,
+    session: ReadSession,
+    store: OwnedStore,
+    mapping_type: DataMappingType | None = Query(default=None, alias="type"),
 ):
-    page_request = control_plane_page(request, cursor_type=int, filters={"type": type.value} if type else {})
+    page_request = control_plane_page(request, cursor_type=int, filters={"type": mapping_type.value} if mapping_type else {})
     page = service.list_page(session, store, page_request, page_request.filters.get("type"))
     return DataMappingList(**page_body("dataMappings", [mapping_body(m) for m in page.items], page))
 
