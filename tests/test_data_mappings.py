@@ -75,6 +75,8 @@ def test_the_five_operations_through_the_sdk(twilio_client, store, server):
         assert error.status == 412
 
     assert [m.id for m in mem.data_mappings(store).list()] == [mapping_id]
+    assert [m.id for m in mem.data_mappings(store).list(type="INGRESS", order_by="ASC")] == [mapping_id]
+    assert mem.data_mappings(store).list(type="DATASET_WAREHOUSE") == []
     deleted = mem.data_mappings(store, mapping_id).delete()
     assert deleted["message"] == "Data mapping deletion request accepted for processing."
     try:
