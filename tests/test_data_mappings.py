@@ -1,5 +1,7 @@
 """Data mappings, driven through the official twilio SDK and checked against Twilio's spec."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.memory.v1.data_mapping import DataMappingList
@@ -311,3 +313,10 @@ def test_a_trait_group_or_trait_a_mapping_writes_cannot_be_deleted(api, store):
     assert api.patch(f"{groups}/Loyalty", json={"traits": {"tier": {"dataType": ""}}}).status_code == 202
     assert api.delete(f"{mappings_path(store)}/{mapping_id}").status_code == 202
     assert api.delete(f"{groups}/Loyalty").status_code == 202
+
+
+def test_concurrent_creates_of_one_name_make_one_mapping(api, store):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(lambda _: api.post(mappings_path(store), json=ingress("racy")).status_code, range(4)))
+    assert statuses == [202, 409, 409, 409]
+    assert [m["displayName"] for m in api.get(mappings_path(store)).json()["dataMappings"]] == ["racy"]
