@@ -70,6 +70,8 @@ def test_signing_in_with_the_auth_token_opens_the_console_and_a_wrong_one_is_ref
     page = console.get("/console/stores")
     assert page.status_code == 200
     assert store in page.text and "Signed-in" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
 
 
 def test_a_sign_in_form_from_elsewhere_is_refused(console, account):

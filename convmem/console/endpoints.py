@@ -70,9 +70,25 @@ def console_write_session(db: AppDatabase) -> Iterator[Session]:
 ConsoleWriteSession = Annotated[Session, Depends(console_write_session, scope="function")]
 
 
-def _page(request: Request, template: str, user: ConsoleUser | None, status_code: int = 200, **context) -> HTMLResponse:
+# Pages load only their own scripts and styles, may not be framed (the unmerge button), and are
+# not cached (they show customer data). The import script PUTs files to the blob store's upload
+# URL: this server's own, or S3's over https.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self' https:; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _page(
+    request: Request, template: str, user: ConsoleUser | None, status_code: int = 200, headers: dict | None = None, **context
+) -> HTMLResponse:
     context |= {"user": user, "csrf_field": CSRF_FIELD, "csrf_token": user.csrf_token if user else ""}
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=PAGE_HEADERS | (headers or {}))
 
 
 def _store(session: Session, user: ConsoleUser, store_sid: str) -> Store:
@@ -419,9 +435,7 @@ def install_console(app: FastAPI) -> None:
         path = request.url.path
         if not path.startswith(pages.prefix + "/") or path.startswith(scripts.prefix):
             return await api_error_answer(request, exc)
-        return templates.TemplateResponse(
-            request, "error.html", {"user": None, "error": exc, "csrf_token": ""}, status_code=exc.status, headers=exc.headers
-        )
+        return _page(request, "error.html", None, exc.status, headers=exc.headers, error=exc)
 
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(CsrfRefused, csrf_refused)
