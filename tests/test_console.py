@@ -138,8 +138,9 @@ def test_lookup_normalises_and_the_profile_page_shows_the_merge_and_undoes_it(si
     by_trait = signed_in.get(f"/console/stores/{store}/profiles", trait="Contact.city", traitValue="Oslo")
     assert f"/profiles/{first}" in by_trait.text
 
-    refused = signed_in.get(f"/console/stores/{store}/profiles", idType="phone", value="not a phone")
-    assert refused.status_code == 200 and 'role="alert"' in refused.text
+    for unusable in ({"idType": "phone", "value": "not a phone"}, {"trait": "Contact.city", "traitValue": "O\x00slo"}):
+        refused = signed_in.get(f"/console/stores/{store}/profiles", **unusable)
+        assert refused.status_code == 200 and 'role="alert"' in refused.text, unusable
 
     moved = signed_in.get(f"/console/stores/{store}/profiles/{second}")
     assert moved.status_code == 303 and moved.headers["location"].startswith(f"/console/stores/{store}/profiles/{first}")
@@ -212,6 +213,8 @@ def test_recall_ranks_the_profiles_memories_with_scores(signed_in):
     assert "evening" not in text.split("Summaries, best first")[0].split("bicycle", 1)[1]
     missing = signed_in.get(f"/console/stores/{store}/memory", profile="mem_profile_01m8sbgbykev895hq5rnqj5de9", query="x")
     assert "was not found" in missing.text
+    too_long = signed_in.get(f"/console/stores/{store}/memory", profile=profile, query="x" * 1025)
+    assert too_long.status_code == 200 and "query" in text_of(too_long.text.split("No recall done")[1])
 
 
 def test_health_shows_the_accounts_jobs_and_the_request_figures(signed_in):

@@ -33,10 +33,12 @@ from convmem.console.signin import (
     check_csrf,
     console_user,
 )
+from convmem.database.engine import Database
 from convmem.database.tables import Store
 from convmem.imports import service as imports
 from convmem.imports.schemas import CreateImportRequest
 from convmem.kit.ids import PATTERNS
+from convmem.kit.text import storable
 from convmem.kit.timefmt import iso
 from convmem.profiles.context import load_context
 from convmem.profiles.unmerge import unmerge
@@ -48,7 +50,7 @@ from convmem.web.dependencies import (
     find_owned_store,
     lock_owned_store,
 )
-from convmem.web.errors import ApiError, Code, not_found
+from convmem.web.errors import ApiError, Code, bad_request, not_found
 from convmem.web.urls import public_base
 
 HERE = Path(__file__).parent
@@ -98,10 +100,31 @@ def _store(session: Session, user: ConsoleUser, store_sid: str) -> Store:
     return find_owned_store(session, user.principal, store_sid)
 
 
+def _locked_store(db: Database, session: Session, user: ConsoleUser, store_sid: str) -> Store:
+    if not PATTERNS["storeId"].match(store_sid):
+        raise not_found(f"Store '{store_sid}' was not found")
+    return lock_owned_store(db, session, user.principal, store_sid)
+
+
 def _profile_sid(profile_sid: str) -> str:
     if not PATTERNS["profileId"].match(profile_sid):
         raise not_found(f"Profile '{profile_sid}' was not found")
     return profile_sid
+
+
+def _searchable(**fields: str) -> None:
+    """Search fields every backend can compare (the API refuses the same in its bodies)."""
+    for name, value in fields.items():
+        try:
+            storable(value)
+        except ValueError as problem:
+            raise bad_request(f"Invalid '{name}': {problem}") from None
+
+
+def _count_as(request: Request, user: ConsoleUser, method: str, api_path: str) -> None:
+    """Count the page's work against the account's limit for the API call it stands for
+    (a Recall, an import), on top of the page request itself."""
+    request.app.state.rate_limits.count_request(user.principal.account_sid, method, api_path)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -235,6 +258,7 @@ def profiles_page(
     overview = service.store_overview(session, store)
     found, problem = None, None
     try:
+        _searchable(idType=idType, value=value, trait=trait, traitValue=traitValue)
         if idType and value:
             found = service.find_by_identifier(session, store, idType, value)
         elif trait and traitValue:
@@ -278,7 +302,7 @@ async def unmerge_profile(
 ) -> RedirectResponse:
     form = await _form(request)
     check_csrf(user, form.get(CSRF_FIELD))
-    store = lock_owned_store(db, session, user.principal, store_sid)
+    store = _locked_store(db, session, user, store_sid)
     merged_sid = _profile_sid(form.get("merged", ""))
     unmerge(session, load_context(session, store), clock, _profile_sid(profile_sid), merged_sid)
     return RedirectResponse(f"/console/stores/{store.sid}/profiles/{profile_sid}?unmerged={merged_sid}", status_code=303)
@@ -371,7 +395,8 @@ def start_import(
 ) -> ImportStarted:
     """The API's import create; the page's script then PUTs the file to the upload URL."""
     check_csrf(user, request.headers.get(CSRF_HEADER))
-    store = lock_owned_store(db, session, user.principal, store_sid)
+    _count_as(request, user, "POST", f"/v1/Stores/{store_sid}/Profiles/Imports")
+    store = _locked_store(db, session, user, store_sid)
     imported = imports.create(session, user.principal, store, body)
     url = request.app.state.blobs.upload_url(public_base(request), imported.sid, imported.blob_key, imported.file_size)
     return ImportStarted(importId=imported.sid, uploadUrl=url, page=f"/console/stores/{store.sid}/imports/{imported.sid}")
@@ -388,9 +413,10 @@ def memory_page(
     found, problem = None, None
     if profile:
         try:
-            found = service.recall_memories(
-                session, store, _profile_sid(profile.strip()), query, request.app.state.embedder, sqlite=db.is_sqlite
-            )
+            _searchable(query=query)
+            profile_sid = _profile_sid(profile.strip())
+            _count_as(request, user, "POST", f"/v1/Stores/{store.sid}/Profiles/{profile_sid}/Recall")
+            found = service.recall_memories(session, store, profile_sid, query, request.app.state.embedder, sqlite=db.is_sqlite)
         except ApiError as error:
             problem = error.message
     return _page(request, "memory.html", user, store=store, found=found, problem=problem, profile=profile, query=query)

@@ -7,6 +7,7 @@ endpoint with the API's own ownership check), and returns plain data for a templ
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from convmem.background import jobs
@@ -31,6 +32,7 @@ from convmem.stores import service as stores
 from convmem.traitgroups import service as traitgroups
 from convmem.traitgroups.service import MAX_GROUPS_PER_STORE, store_schema
 from convmem.web.auth import Principal
+from convmem.web.errors import bad_request
 from convmem.web.pagination import PageRequest
 
 RECENT_PROFILES = 25
@@ -164,8 +166,12 @@ def suggested_mappings(session: Session, store: Store, columns: list[str]) -> li
 def recall_memories(
     session: Session, store: Store, profile_sid: str, query: str, embedder: Embedder | None, *, sqlite: bool
 ) -> Recalled:
+    try:
+        request = MemoryRetrievalRequest(query=query)
+    except ValidationError as error:
+        raise bad_request(f"Invalid 'query': {error.errors()[0]['msg']}") from None
     scope = resolve(session, store, profile_sid, follow=True)
-    return recall(session, scope, MemoryRetrievalRequest(query=query), embedder, sqlite=sqlite)
+    return recall(session, scope, request, embedder, sqlite=sqlite)
 
 
 @dataclass(frozen=True)
