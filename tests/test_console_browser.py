@@ -141,6 +141,11 @@ def test_finding_a_profile_and_its_merge_graph(page, site):
     expect(merges).to_contain_text(data["merged"])
     expect(merges).to_contain_text("+14155550100")
     shot(page, "04-profile-and-merge-graph")
+    page.get_by_role("button", name=f"Unmerge {data['merged']}").click()
+    expect(page.get_by_role("status")).to_contain_text("was unmerged")
+    assert graph.locator("g.edge.unmerge").count() == 1
+    expect(page.get_by_role("button", name=f"Unmerge {data['merged']}")).to_have_count(0)
+    shot(page, "05-after-unmerge")
 
 
 def test_an_import_dropped_as_csv_shows_progress_and_row_errors(page, site):
@@ -155,13 +160,13 @@ def test_an_import_dropped_as_csv_shows_progress_and_row_errors(page, site):
     expect(page.get_by_label("E-mail")).to_have_value("Contact.email")
     expect(page.get_by_label("First Name")).to_have_value("Contact.firstName")
     page.get_by_label("Town").select_option("Contact.city")
-    shot(page, "05-import-mapping")
+    shot(page, "06-import-mapping")
     page.get_by_role("button", name="Start the import").click()
     expect(page.get_by_role("heading", name="Progress")).to_be_visible()
     # The file is in; its job waits in the queue. The open page follows it from here on its own.
     expect(page.locator("#import-state")).to_have_text("PENDING")
     expect(page.get_by_role("status")).to_have_text("Updating while the import runs…")
-    shot(page, "06-import-waiting")
+    shot(page, "07-import-waiting")
     site.run_jobs()
     expect(page.locator("#import-state")).to_have_text("COMPLETED", timeout=30_000)
     expect(page.locator("#import-rows")).to_have_text("32 of 32")
@@ -169,7 +174,7 @@ def test_an_import_dropped_as_csv_shows_progress_and_row_errors(page, site):
     expect(errors).to_contain_text("E-mail")
     expect(errors.locator("tbody tr")).to_have_count(1)
     assert errors.locator("tbody tr td").first.inner_text() == "3"
-    shot(page, "07-import-finished")
+    shot(page, "08-import-finished")
 
 
 def test_recall_lists_ranked_memories_with_scores(page, site):
@@ -182,7 +187,7 @@ def test_recall_lists_ranked_memories_with_scores(page, site):
     first = page.locator("#recalled-observations tbody tr").first
     expect(first).to_contain_text("Rides a red bicycle to work")
     assert float(first.locator("td").nth(1).inner_text()) > 0
-    shot(page, "08-recall")
+    shot(page, "09-recall")
     page.get_by_role("link", name="Health").click()
     expect(page.get_by_role("heading", name="Recent errors")).to_be_visible()
-    shot(page, "09-health")
+    shot(page, "10-health")

@@ -17,8 +17,11 @@ NODE_HEIGHT = 40
 COLUMN_GAP = 170
 ROW_GAP = 34
 MARGIN = 12
-# Room above each edge's line for its label.
-LABEL_RISE = 6
+# A merge joins the boxes a third of the way down, an unmerge or split two thirds down, so a
+# merge and its undoing never share a line, nor their numbered badges a place.
+MERGE_JOIN = NODE_HEIGHT // 3
+UNDO_JOIN = 2 * NODE_HEIGHT // 3
+BADGE_ALONG = 0.4
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
+    """One decision of the ledger; ``number`` is its row in the ledger's table, which the
+    graph shows on the edge (the label, long, is the edge's tooltip)."""
+
+    number: int
     kind: str
     x1: int
     y1: int
@@ -40,12 +47,10 @@ class Edge:
     when: str
 
     @property
-    def label_x(self) -> int:
-        return (self.x1 + self.x2) // 2
-
-    @property
-    def label_y(self) -> int:
-        return (self.y1 + self.y2) // 2 - LABEL_RISE
+    def badge(self) -> tuple[int, int]:
+        """Where the number sits: 40 % of the way from the edge's start. A merge starts at the
+        merged profile and its undoing at the survivor, so their numbers never overlap."""
+        return round(self.x1 + BADGE_ALONG * (self.x2 - self.x1)), round(self.y1 + BADGE_ALONG * (self.y2 - self.y1))
 
 
 @dataclass(frozen=True)
@@ -80,19 +85,17 @@ def layout(profile_sid: str, ledger: list[MergeRecord]) -> MergeGraph:
         position[sid] = (x, y)
     nodes = [Node(sid, *position[sid], current=sid == profile_sid) for sid in order]
     edges = []
-    for record in ledger:
+    for number, record in enumerate(ledger, start=1):
         mx, my = position[record.merged_sid]
         sx, sy = position[record.into_sid]
         label = f"{record.id_type} {record.value}" if record.value else record.source
+        when = _when(record.merged_at)
         if record.kind == "merge":
             # From the merged box's right side into the survivor's left side.
-            edges.append(Edge("merge", mx + NODE_WIDTH, my + NODE_HEIGHT // 2, sx, sy + NODE_HEIGHT // 2, label, _when(record.merged_at)))
+            edges.append(Edge(number, "merge", mx + NODE_WIDTH, my + MERGE_JOIN, sx, sy + MERGE_JOIN, label, when))
         else:
-            # Back out of the survivor, a little lower so a merge and its undoing both show.
-            offset = NODE_HEIGHT // 4
-            edges.append(
-                Edge(record.kind, sx, sy + NODE_HEIGHT // 2 + offset, mx + NODE_WIDTH, my + NODE_HEIGHT // 2 + offset, label, _when(record.merged_at))
-            )
+            # Back out of the survivor into the profile that came back or was split off.
+            edges.append(Edge(number, record.kind, sx, sy + UNDO_JOIN, mx + NODE_WIDTH, my + UNDO_JOIN, label, when))
     width = columns * NODE_WIDTH + (columns - 1) * COLUMN_GAP + 2 * MARGIN
     height = len(order) * (NODE_HEIGHT + ROW_GAP) + 2 * MARGIN
     return MergeGraph(nodes, edges, width, height)
