@@ -255,3 +255,15 @@ def test_the_merge_graph_puts_merged_profiles_left_of_their_survivor():
     merge, _, undo = graph.edges
     assert merge.x1 < merge.x2 and undo.x1 > undo.x2
     assert all(0 <= node.x < graph.width and 0 <= node.y < graph.height for node in graph.nodes)
+
+
+def test_the_review_queue_of_suggested_merges_is_linked_only_where_the_deployment_has_it(signed_in):
+    store = signed_in.api.create_store("Queue")
+    assert "Suggested merges" not in signed_in.get(f"/console/stores/{store}").text
+    app = signed_in.client.app
+    app.add_api_route("/v1/Stores/{storeId}/Suggestions", lambda storeId: {"suggestions": []})
+    try:
+        page = signed_in.get(f"/console/stores/{store}").text
+    finally:
+        app.router.routes.pop()
+    assert f'href="/v1/Stores/{store}/Suggestions"' in page

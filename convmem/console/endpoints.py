@@ -235,7 +235,7 @@ def _suggestions_path(request: Request) -> str | None:
     """The review queue of suggested merges, where this deployment has it (an identity extension)."""
     for route in request.app.routes:
         path = getattr(route, "path", "")
-        if path.startswith("/v1/Stores/{storeId}/") and path.endswith("/Suggestions"):
+        if path.startswith("/v1/Stores/{storeId}/") and path.endswith("Suggestions"):
             return path
     return None
 
