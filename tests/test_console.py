@@ -126,7 +126,7 @@ def test_the_store_page_shows_settings_rules_and_trait_groups(signed_in):
 def test_lookup_normalises_and_the_profile_page_shows_the_merge_and_undoes_it(signed_in):
     api = signed_in.api
     store = api.create_store("Merges")
-    first = create_profile(api, store, {"email": "ann@example.com", "firstName": "Ann"})
+    first = create_profile(api, store, {"email": "ann@example.com", "firstName": "<i>Ann</i>"})
     second = create_profile(api, store, {"phone": "+14155550100", "city": "Oslo"})
     # A write holding both identifiers ties the two profiles together: the later folds into the earlier.
     assert create_profile(api, store, {"email": "ann@example.com", "phone": "+14155550100"}) == first
@@ -146,6 +146,7 @@ def test_lookup_normalises_and_the_profile_page_shows_the_merge_and_undoes_it(si
     assert moved.status_code == 303 and moved.headers["location"].startswith(f"/console/stores/{store}/profiles/{first}")
 
     page = signed_in.get(f"/console/stores/{store}/profiles/{first}")
+    assert "&lt;i&gt;Ann&lt;/i&gt;" in page.text and "<i>Ann" not in page.text
     text = text_of(page.text)
     assert "<svg" in page.text and second[len("mem_profile_"):] in page.text
     assert f"merge {second} {first} phone +14155550100" in text

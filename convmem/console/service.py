@@ -4,7 +4,7 @@ Every function takes the request's session and a store the caller owns (checked 
 endpoint with the API's own ownership check), and returns plain data for a template.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -40,6 +40,8 @@ RECENT_MEMORIES = 20
 RECENT_IMPORTS = 50
 RECENT_BATCHES = 20
 REPORT_ROWS_SHOWN = 200
+# Past this many identity decisions the graph would not be readable: the table alone lists them.
+MAX_GRAPH_DECISIONS = 40
 RECENT_FAILURES = 20
 
 
@@ -96,8 +98,8 @@ class ProfilePage:
     observations: list
     summaries: list
     merges: list[profiles.MergeRecord]
-    graph: MergeGraph
-    undoable: set[str] = field(default_factory=set)
+    graph: MergeGraph | None
+    undoable: set[str]
 
 
 def profile_page(session: Session, store: Store, profile_sid: str) -> ProfilePage:
@@ -114,7 +116,7 @@ def profile_page(session: Session, store: Store, profile_sid: str) -> ProfilePag
         observations=observations.list_page(session, scope, newest).rows,
         summaries=summaries.list_page(session, scope, newest).rows,
         merges=merges,
-        graph=layout(profile_sid, merges),
+        graph=layout(profile_sid, merges) if len(merges) <= MAX_GRAPH_DECISIONS else None,
         undoable=_undoable(profile_sid, merges),
     )
 
