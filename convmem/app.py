@@ -18,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from convmem import __version__
 from convmem.background.blobstore import BlobStore, open_blob_store, signing_key
 from convmem.config import Settings, get_settings
+from convmem.console.endpoints import install_console
 from convmem.database.engine import Database
 from convmem.database.faults import is_unavailable
 from convmem.kit.clock import WriteClock
@@ -92,6 +93,7 @@ def create_app(
 
     _install_error_handlers(app)
     _install_routes(app)
+    install_console(app)
     _install_docs(app, public=settings.public_docs)
     # The last added runs first: the body limit on the wire, then decompression (which
     # applies it again to what the body expands to), then idempotent writes (which see the

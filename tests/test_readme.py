@@ -59,3 +59,12 @@ def test_the_node_first_session_runs_as_pasted(server, account, tmp_path):
     assert "lastName: 'Lovelace'" in out
     assert "import COMPLETED" in out and "errors: 0, warnings: 0" in out
     assert RECALLED.replace("[", "[ ").replace("]", " ]") in out
+
+
+def test_ci_runs_the_readmes_test_command_as_written():
+    """The README's test command (chromium included) is the line ``.ci/run`` runs."""
+    section = README.read_text().split("\n## Two commands\n", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^```bash\n(.*?)\n```$", section, flags=re.DOTALL | re.MULTILINE)
+    (test_command,) = [command for command in commands if "pytest" in command]
+    assert "chromium" in test_command
+    assert test_command in (README.parent / ".ci" / "run").read_text().splitlines()

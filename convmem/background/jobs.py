@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, defer
 
 from convmem.background.blobstore import BlobStore
@@ -327,3 +327,32 @@ class JobRunner:
                 .where(Job.id == claim.id, Job.lease_owner == claim.owner)
                 .values(lease_expires_at=now_utc() + timedelta(seconds=min(60, 2**claim.attempts)))
             )
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    kind: str
+    status: str
+    jobs: int
+
+
+def queue_counts(session: Session, store_pks: Sequence[int]) -> list[QueueCount]:
+    """How many jobs of the stores are in each kind and status (the console's health page)."""
+    stmt = (
+        select(Job.kind, Job.status, func.count())
+        .where(Job.store_id.in_(store_pks))
+        .group_by(Job.kind, Job.status)
+        .order_by(Job.kind, Job.status)
+    )
+    return [QueueCount(kind, status, count) for kind, status, count in session.execute(stmt)]
+
+
+def recent_failures(session: Session, store_pks: Sequence[int], limit: int) -> list[Job]:
+    """The stores' latest failed jobs, newest first."""
+    stmt = (
+        select(Job)
+        .where(Job.store_id.in_(store_pks), Job.status == JobStatus.FAILED)
+        .order_by(Job.updated_at.desc(), Job.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

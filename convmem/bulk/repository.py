@@ -20,3 +20,9 @@ def get_for_account(session: Session, account_pk: int, operation_sid: str) -> tu
         .where(Job.sid == operation_sid, Job.kind == KIND, Store.account_id == account_pk)
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def latest(session: Session, store_pk: int, limit: int) -> list[Job]:
+    return list(
+        session.scalars(select(Job).where(Job.store_id == store_pk, Job.kind == KIND).order_by(Job.id.desc()).limit(limit))
+    )

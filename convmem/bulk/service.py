@@ -97,3 +97,8 @@ def _batch(job: Job, store_sid: str) -> Batch:
         items=result.get("items", []),
         error=result.get("error") or None,
     )
+
+
+def latest(session: Session, store: Store, limit: int) -> list[Batch]:
+    """The store's most recent batches, newest first."""
+    return [_batch(job, store.sid) for job in repository.latest(session, store.id, limit)]

@@ -93,7 +93,7 @@ def serve(
     # Made once here, before the workers start: each reads it for page tokens and upload URLs,
     # and workers racing to create it could read a half-written key.
     signing_key(settings)
-    console.print(f"convmem listening on http://{host}:{port}")
+    console.print(f"convmem listening on http://{host}:{port} (web console: http://{host}:{port}/console)")
     uvicorn.run(
         "convmem.app:create_app",
         factory=True,

@@ -8,6 +8,7 @@ decided here, and it asks the resolution core which value the limit policy evict
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -144,3 +145,31 @@ def _normalized_or_none(rule: IdentifierRule, raw: str) -> str | None:
         return normalize(rule, raw)
     except InvalidIdentifier:
         return None
+
+
+@dataclass(frozen=True)
+class IdentifierOrigin:
+    """One identifier the profile holds, what wrote it, when, and the profile it was first
+    added to (another one when a merge brought it)."""
+
+    id_type: str
+    value: str
+    source: str
+    added_at: datetime
+    origin_sid: str | None
+
+
+def list_with_origins(session: Session, store_pk: int, profile_sid: str) -> list[IdentifierOrigin]:
+    ref = find_canonical(session, store_pk, profile_sid)
+    rows = profiles_repository.identifiers_of(session, ref.pk)
+    origins = profiles_repository.load_profiles(session, sorted({row.origin_profile_id for row in rows}))
+    return [
+        IdentifierOrigin(
+            row.id_type,
+            row.value,
+            row.source,
+            row.added_at,
+            origins[row.origin_profile_id].sid if row.origin_profile_id in origins else None,
+        )
+        for row in rows
+    ]

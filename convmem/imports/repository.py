@@ -66,3 +66,12 @@ def row_errors(db: Database, import_pk: int) -> Iterator[ImportRowError]:
         if len(rows) < REPORT_PAGE:
             return
         after = rows[-1].id
+
+
+def latest(session: Session, store_pk: int, limit: int) -> list[Import]:
+    return list(session.scalars(select(Import).where(Import.store_id == store_pk).order_by(Import.id.desc()).limit(limit)))
+
+
+def first_row_errors(session: Session, import_pk: int, limit: int) -> list[ImportRowError]:
+    stmt = select(ImportRowError).where(ImportRowError.import_id == import_pk).order_by(ImportRowError.id).limit(limit)
+    return list(session.scalars(stmt))

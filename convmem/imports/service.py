@@ -178,3 +178,13 @@ def upload_received(session: Session, imported: Import) -> bool:
         return False
     jobs.wake(session, imported.job_id)
     return True
+
+
+def latest(session: Session, store: Store, limit: int) -> list[Import]:
+    """The store's most recent imports, newest first."""
+    return repository.latest(session, store.id, limit)
+
+
+def first_row_errors(session: Session, imported: Import, limit: int) -> list:
+    """The first ``limit`` entries of the error report (``ImportRowError`` rows), in file order."""
+    return repository.first_row_errors(session, imported.id, limit)

@@ -198,3 +198,16 @@ def delete_never_merge_pair(session: Session, store_pk: int, sid: str) -> bool:
         delete(NeverMergePair).where(NeverMergePair.sid == sid, NeverMergePair.store_id == store_pk)
     )
     return deleted.rowcount > 0
+
+
+def with_trait_value(session: Session, store_pk: int, group: str, name: str, value: str, limit: int) -> list[str]:
+    """Live profiles whose trait ``group.name`` reads as ``value``, earliest created first.
+    No index serves this: it reads the store's profiles (a console search, not an API path)."""
+    held = Profile.traits[(group, name)].as_string()
+    stmt = (
+        select(Profile.sid)
+        .where(Profile.store_id == store_pk, Profile.canonical_id.is_(None), held == value)
+        .order_by(Profile.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

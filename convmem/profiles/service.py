@@ -93,3 +93,8 @@ def merge_history(session: Session, store_pk: int, profile_sid: str) -> list[Mer
         MergeRecord(merge.kind, merged_sid, survivor_sid, merge.merged_at, merge.cause_id_type, merge.cause_value, merge.trigger)
         for merge, merged_sid, survivor_sid in repository.merge_history(session, ref.pk)
     ]
+
+
+def find_by_trait(session: Session, store_pk: int, group: str, name: str, value: str, limit: int = 100) -> list[str]:
+    """The live profiles holding ``value`` in trait ``group.name`` (compared as text)."""
+    return repository.with_trait_value(session, store_pk, group, name, value, limit)

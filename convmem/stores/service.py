@@ -104,3 +104,8 @@ def _duplicate_name(display_name: str) -> ApiError:
 def list_page(session: Session, principal: Principal, page: PageRequest) -> Page:
     stmt = select(Store.id, Store.sid).where(Store.account_id == principal.account_id)
     return keyset(session, stmt, [Store.id], page, key_of=lambda row: row.id)
+
+
+def account_stores(session: Session, principal: Principal) -> list[Store]:
+    """Every store of the account (at most ``MAX_STORES_PER_ACCOUNT``), oldest first."""
+    return list(session.scalars(select(Store).where(Store.account_id == principal.account_id).order_by(Store.id)))

@@ -78,12 +78,19 @@ _API_KEY = (
 )
 
 
-def authenticate(session: Session, username: str, password: str) -> Principal:
+def stored_credential(session: Session, username: str) -> tuple[str, Principal] | None:
+    """The verifier kept for an account SID or API key SID, with the account it belongs to."""
     statement = _ACCOUNT if username.startswith("AC") else _API_KEY if username.startswith("SK") else None
-    if statement is not None:
-        row = session.execute(statement, {"sid": username}).first()
-        if row and verify_secret(password, row[0]):
-            return Principal(row[1], row[2])
+    if statement is None:
+        return None
+    row = session.execute(statement, {"sid": username}).first()
+    return None if row is None else (row[0], Principal(row[1], row[2]))
+
+
+def authenticate(session: Session, username: str, password: str) -> Principal:
+    stored = stored_credential(session, username)
+    if stored and verify_secret(password, stored[0]):
+        return stored[1]
     raise unauthorized()
 
 
