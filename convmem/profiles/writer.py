@@ -105,6 +105,21 @@ def write(
     """Resolve the write's identity, merge what it ties together, then apply its traits and
     identifiers. The caller holds the store's write lock and owns the transaction."""
     held = _stable_holders(session, ctx, wanted, _fuzzy_types(ctx, wanted), anchor)
+    return _write_resolving(session, ctx, traits, wanted, held, source=source, clock=clock, anchor=anchor)
+
+
+def _write_resolving(
+    session: Session,
+    ctx: StoreContext,
+    traits: dict[str, dict],
+    wanted: Sequence[tuple[str, str]],
+    held: Sequence[Held],
+    *,
+    source: str,
+    clock: WriteClock,
+    anchor: int | None = None,
+) -> WriteOutcome:
+    """``write`` once ``held`` holds what ``repository.holders`` gives for ``wanted``, stable."""
     apart = _never_merge_pairs(session, ctx, held, anchor)
     resolution = resolve(ctx.settings, wanted, held, anchor=anchor, apart=apart)
     _refuse_conflicts(resolution)
@@ -161,9 +176,18 @@ def write_many(
     named_anywhere = list({pair: None for _, wanted in writes for pair in wanted})
     # Under a shared store lock every profile any body can reach is locked here, before the
     # first body runs: a later body must never wait for a lock while earlier ones hold some.
-    scan_types = _fuzzy_types(ctx, named_anywhere) if locks_identities(session) else set()
+    # A lone body (a create) resolves against this read as it is, fuzzy matches included.
+    lone = len(writes) == 1
+    scan_types = _fuzzy_types(ctx, named_anywhere) if locks_identities(session) or lone else set()
+    held_anywhere = _stable_holders(session, ctx, named_anywhere, scan_types)
+    if lone:
+        (traits, wanted), = writes
+        try:
+            return [_write_resolving(session, ctx, traits, wanted, held_anywhere, source=source, clock=clock)]
+        except ApiError as error:  # refused before it changed anything
+            return [error]
     held_by_pair: dict[tuple[str, str], list[Held]] = {}
-    for held in _stable_holders(session, ctx, named_anywhere, scan_types):
+    for held in held_anywhere:
         held_by_pair.setdefault((held.id_type, held.value), []).append(held)
     named: set[tuple[str, str]] = set()
     outcomes: list[WriteOutcome | ApiError | None] = [None] * len(writes)
@@ -313,7 +337,8 @@ def _note_carried(changes: Changes, target: Profile, before: dict, after: dict, 
 def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile, tie, source: str, now, changes: Changes) -> None:
     """Merge ``merged`` into ``target``: identifiers move, the merge is recorded with what
     ``merged`` brought, and it and its aliases now point at ``target``."""
-    _note_fold(changes, target, merged, repository.identifiers_of(session, target.id), repository.identifiers_of(session, merged.id))
+    kept, brought_rows = repository.identifiers_of(session, target.id), repository.identifiers_of(session, merged.id)
+    _note_fold(changes, target, merged, kept, brought_rows)
     brought = [
         {
             "idType": row.id_type,
@@ -322,7 +347,7 @@ def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile,
             "originProfileId": row.origin_profile_id,
             "addedAt": row.added_at.isoformat(),
         }
-        for row in repository.identifiers_of(session, merged.id)
+        for row in brought_rows
     ]
     repository.record_merge(
         session,
@@ -340,7 +365,7 @@ def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile,
             survivor_traits={"traits": target.traits, "meta": target.trait_meta},
         ),
     )
-    repository.move_identifiers(session, merged.id, target.id)
+    repository.move_identifiers(session, kept, brought_rows, merged.id, target.id)
     repository.repoint_aliases(session, merged.id, target.id)
     merged.canonical_id = target.id
     merged.merged_at = now
