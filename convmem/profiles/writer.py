@@ -7,8 +7,8 @@ The store's lock is held exclusively by most callers. Creates hold it shared (Po
 creates of one store run side by side, and the writer locks what a write can touch before it
 reads anything it decides on: first the write's identifier keys (``(store, type, value)``; a
 fuzzy matching type, whose matches no value names, as one key per type), then the profiles
-holding those values. Every change to an identifier row is made holding the key of its value
-or the lock of its profile, so once both are held and a re-read finds no holder outside the
+holding those values. Every change to an identifier row is made holding the key of its value,
+the lock of its profile or the store's lock exclusively, so once both are held and a re-read finds no holder outside the
 locked profiles, what the write resolves against stays as read until it commits. If a holder
 moved meanwhile (a merge carried the value to another profile), the profile locks are let go
 and taken again with the new holder among them, keys first, then profiles, each in ascending
