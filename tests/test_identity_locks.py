@@ -3,7 +3,7 @@
 A create holds its store's lock shared and then locks its identifier values and the profiles
 they resolve to (``profiles/writer.py``). Held open, it must keep out exactly the writes that
 share an identifier value or a profile with it, and everything holding the store exclusively.
-Many clients creating overlapping identities across server processes must still end in the
+Many clients creating overlapping identities at once must still end in the
 state of a serial order: one live profile per connected component of their identifiers.
 """
 
@@ -23,7 +23,7 @@ from convmem.database.tables import Profile, ProfileIdentifier, Store
 from convmem.kit.clock import WriteClock
 from convmem.profiles import service
 from convmem.profiles.context import load_context
-from tests.conftest import Api, start_server, stop_server
+from tests.conftest import Api
 from tests.test_concurrency import send
 from tests.test_resolution_properties import assert_store_invariants, components
 
@@ -135,16 +135,11 @@ EMAILS = [f"many{i}@example.com" for i in range(40)]
 PHONES = [f"+1317555{1000 + i}" for i in range(40)]
 
 
-@pytest.fixture
-def two_process_server(postgres, backend, tmp_path):
-    server = start_server(backend, tmp_path, workers=2, extra_env={"CONVMEM_EMBEDDED_WORKER": "false"})
-    yield server
-    stop_server(server)
-
-
-def test_many_clients_creating_overlapping_identities_end_in_the_oracle_state(postgres, two_process_server, account):
+def test_many_clients_creating_overlapping_identities_end_in_the_oracle_state(postgres, api):
+    # The session's server: its request threads take the same database locks that server
+    # processes would (test_concurrency.py runs three processes, creates and patches mixed).
     for seed in (1, 2):
-        many_clients_create(postgres, Api(two_process_server.base_url, account), seed)
+        many_clients_create(postgres, api, seed)
 
 
 def many_clients_create(postgres, api: Api, seed: int) -> None:
