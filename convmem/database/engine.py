@@ -4,13 +4,17 @@ SQLite: write transactions start with ``BEGIN IMMEDIATE`` so writers queue up fr
 instead of failing on lock upgrade; readers stay ``DEFERRED`` and run beside them (WAL).
 Within one process writers also queue on a mutex first: SQLite's own busy handler waits
 by sleeping in growing steps, which under contention costs far more than the write.
-PostgreSQL: write transactions take a transaction-scoped advisory lock per store, so
-identity resolution in one store is serial while other stores proceed in parallel.
+PostgreSQL: write transactions take a transaction-scoped advisory lock per store. Most take
+it exclusively (settings, deletes, splits, imports: everything that may touch any profile of
+the store). Profile creates take it shared and then lock only what they can touch, through
+``lock_identities``: the identifier keys they name, then the profiles those resolve to (see
+``profiles/writer.py``). Two creates whose identities are disjoint then commit side by side.
 """
 
+import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from convmem.kit.text import LONE_SURROGATE
 
 _WRITE = "convmem_write"
 _AFTER_COMMIT = "convmem_after_commit"
+_LOCKS_IDENTITIES = "convmem_locks_identities"
 STORE_LOCK_NAMESPACE = 1
 SETUP_LOCK_NAMESPACE = 3
 
@@ -114,8 +119,18 @@ class Database:
             action()
 
     def lock_store(self, session: Session, store_pk: int) -> None:
-        """Serialise writers of one store until the transaction ends."""
+        """Keep every other writer of one store out until the transaction ends."""
         self.lock(session, STORE_LOCK_NAMESPACE, store_pk)
+
+    def share_store(self, session: Session, store_pk: int) -> None:
+        """Hold the store's lock in shared mode until the transaction ends: beside other
+        shared holders, out of the way of exclusive ones. The transaction must then lock what
+        it touches with ``lock_identities`` (PostgreSQL; SQLite's writers are serial anyway)."""
+        if not self.is_sqlite:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock_shared(:ns, :key)"), {"ns": STORE_LOCK_NAMESPACE, "key": store_pk}
+            )
+            session.info[_LOCKS_IDENTITIES] = True
 
     def lock(self, session: Session | Connection, namespace: int, key: int) -> None:
         """Hold an advisory lock until the transaction of ``session`` ends (PostgreSQL; SQLite's
@@ -130,6 +145,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def locks_identities(session: Session) -> bool:
+    """Whether the transaction holds its store's lock shared, so that it must lock the
+    identifier keys and profiles it touches itself."""
+    return session.info.get(_LOCKS_IDENTITIES, False)
+
+
+def lock_identities(session: Session, keys: Iterable[int]) -> None:
+    """Hold advisory locks on ``keys`` (``identity_key``s) until the transaction ends, taken
+    in ascending order in one statement: two transactions that lock overlapping key sets in
+    this way never wait on each other in a cycle. Locks taken inside a savepoint are let go
+    when it rolls back. Nothing to do unless the transaction ``locks_identities``."""
+    if locks_identities(session):
+        session.execute(_LOCK_KEYS, {"keys": sorted(set(keys))})
+
+
+def identity_key(*parts: object) -> int:
+    """A signed 64-bit advisory lock key for ``parts`` (the kind of thing locked, its store,
+    its identifier type and value, or its primary key). Colliding keys only make two writes
+    wait for each other; they never let two conflicting writes run together."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# One round trip for a write's whole key set; the function scan yields the array in order.
+_LOCK_KEYS = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

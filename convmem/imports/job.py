@@ -11,9 +11,14 @@ chunk. Each row is a create body going through ``profiles.writer.prepare`` and
 ``write_many``: the path a single create takes.
 """
 
+import os
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
+from multiprocessing import get_context
 
 from sqlalchemy.orm import Session
 
@@ -158,54 +163,142 @@ def _start(db: Database, claim: jobs.Claim, imported: Import, path) -> dict:
     return progress
 
 
+@dataclass(frozen=True)
+class Chunk:
+    rows: list[tuple[int, list[str]]]  # (record number, fields), blank records left out
+    offset: int  # where the next chunk starts: the checkpoint once this one is committed
+    record: int
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    writes: list  # ``prepare``d create bodies
+    rows: list[int]  # the record number of each body
+    row_errors: list[tuple[int, str, str, str]]  # rows refused before writing
+
+
 def _import_rows(env: jobs.JobEnv, claim: jobs.Claim, imported: Import, path, progress: dict) -> None:
+    """Read, prepare and write the rows a chunk at a time. Preparing (cells to traits,
+    validation, normalisation: phone numbers cost most) is CPU-bound Python, so for files of
+    several chunks it runs in a process of its own, one chunk ahead of the writing. It uses
+    the store's context as the previous chunk's transaction read it; a chunk whose
+    transaction finds the context changed (a trait group edited meanwhile) is prepared again."""
     db, chunk_size = env.db, env.settings.job_chunk_size
     columns = [
         Column(m["columnName"], progress["columns"][m["columnName"]], m["traitGroup"], m["traitName"])
         for m in imported.column_mappings
     ]
     source = f"import:{imported.sid}"
-    with open(path, "rb") as binary:
+    with db.reading() as session:
+        ctx = load_context(session, session.get(Store, claim.store_id))
+        counted = session.get(Import, imported.id)
+        rows_left = (counted.total_rows or 0) - counted.processed_rows
+    parallel = rows_left >= PARALLEL_FROM_CHUNKS * chunk_size
+    with open(path, "rb") as binary, _preparer(parallel) as preparer:
         records = CsvRecords(binary, progress["offset"], progress["record"])
+        upcoming = _read_chunk(records, chunk_size)
+        upcoming_preparation = (ctx, preparer.submit(prepare_chunk, ctx, columns, upcoming.rows))
         while True:
-            chunk = [(number, fields) for number, fields in islice(records, chunk_size) if not is_blank(fields)]
-            done = records.offset >= imported.file_size
+            chunk, (prepared_with, preparation) = upcoming, upcoming_preparation
+            done = chunk.offset >= imported.file_size
+            if not done:
+                upcoming = _read_chunk(records, chunk_size)
+                upcoming_preparation = (ctx, preparer.submit(prepare_chunk, ctx, columns, upcoming.rows))
             with db.writing() as session:
                 db.lock_store(session, claim.store_id)
                 job = jobs.checkpoint(session, claim)
                 ctx = load_context(session, session.get(Store, claim.store_id))
-                row_errors = _write_rows(session, ctx, columns, chunk, source, env.clock)
+                prepared = preparation.result()
+                if prepared_with != ctx:
+                    prepared = prepare_chunk(ctx, columns, chunk.rows)
+                row_errors = _write_rows(session, ctx, columns, prepared, source, env.clock)
                 repository.add_row_errors(session, imported.id, row_errors)
                 current = session.get(Import, imported.id)
-                current.processed_rows += len(chunk)
+                current.processed_rows += len(chunk.rows)
                 current.errors += len(row_errors)
                 current.updated_at = utcnow()
                 if done:
                     current.status = "COMPLETED"
                     jobs.finish(job, "COMPLETED", {"completedBy": claim.owner})
                 else:
-                    jobs.advance(job, claim, {**progress, "offset": records.offset, "record": records.record_number})
+                    jobs.advance(job, claim, {**progress, "offset": chunk.offset, "record": chunk.record})
             if done:
                 return
             jobs.settle_heap()
 
 
-def _write_rows(session: Session, ctx: StoreContext, columns: list[Column], chunk, source: str, clock: WriteClock) -> list:
-    """Write the chunk's rows; return the error entries of the rows skipped."""
-    identifier_columns = ",".join(c.name for c in columns if ctx.schema.get(c.group, {}).get(c.trait, {}).get("idTypePromotion"))
+# Files with fewer rows left are prepared in the writing process: starting a process costs
+# about a second, more than preparing a few chunks.
+PARALLEL_FROM_CHUNKS = 4
+
+
+class _InProcess:
+    """The ``submit`` of an executor, run at once in the caller."""
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _preparer(parallel: bool):
+    if not parallel:
+        return _InProcess()
+    # "spawn": the worker process runs threads, which a forked child must not inherit.
+    return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=_exit_with, initargs=(os.getpid(),))
+
+
+def _exit_with(parent_pid: int) -> None:
+    """Start of the preparing process: it ends when the worker that started it is gone
+    (killed, or stopped without shutting the pool down), rather than wait for work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()
+
+
+def _read_chunk(records: CsvRecords, chunk_size: int) -> Chunk:
+    rows = [(number, fields) for number, fields in islice(records, chunk_size) if not is_blank(fields)]
+    return Chunk(rows, records.offset, records.record_number)
+
+
+def _identifier_columns(ctx: StoreContext, columns: list[Column]) -> str:
+    return ",".join(c.name for c in columns if ctx.schema.get(c.group, {}).get(c.trait, {}).get("idTypePromotion"))
+
+
+def prepare_chunk(ctx: StoreContext, columns: list[Column], rows: list[tuple[int, list[str]]]) -> PreparedChunk:
+    """The chunk's rows as create bodies, and the errors of the rows that can't be one.
+    Touches no data: it runs in the preparing process."""
+    identifier_columns = _identifier_columns(ctx, columns)
     row_errors: list[tuple[int, str, str, str]] = []
-    writes, rows = [], []
-    for number, fields in chunk:
+    writes, numbers = [], []
+    for number, fields in rows:
         traits, problem = _row_traits(ctx, columns, fields, identifier_columns)
         if problem is None:
             try:
                 writes.append(prepare(ctx, traits))
-                rows.append(number)
+                numbers.append(number)
                 continue
             except ApiError as error:
                 problem = (_culprit(ctx, columns, traits) or identifier_columns, error.message)
         row_errors.append((number, problem[0], "error", problem[1]))
-    for number, outcome in zip(rows, write_many(session, ctx, writes, source=source, clock=clock)):
+    return PreparedChunk(writes, numbers, row_errors)
+
+
+def _write_rows(session: Session, ctx: StoreContext, columns: list[Column], prepared: PreparedChunk, source: str, clock: WriteClock) -> list:
+    """Write the chunk's prepared rows; return the error entries of the rows skipped."""
+    identifier_columns = _identifier_columns(ctx, columns)
+    row_errors = list(prepared.row_errors)
+    for number, outcome in zip(prepared.rows, write_many(session, ctx, prepared.writes, source=source, clock=clock)):
         if isinstance(outcome, ApiError):
             row_errors.append((number, identifier_columns, "error", outcome.message))
     row_errors.sort()

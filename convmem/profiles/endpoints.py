@@ -23,6 +23,7 @@ from convmem.web.dependencies import (
     LockedStore,
     OwnedStore,
     ReadSession,
+    SharedStore,
     WriteClockDep,
     WriteSession,
 )
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/v1/Stores/{storeId}/Profiles", tags=["Profile"])
 
 
 @router.post("", status_code=202, response_model=ProfileCreated)
-def create_profile(session: WriteSession, store: LockedStore, clock: WriteClockDep, body: ProfileData = Body()):
+def create_profile(session: WriteSession, store: SharedStore, clock: WriteClockDep, body: ProfileData = Body()):
     outcome = service.upsert(session, load_context(session, store), body.traits, source="api:create", clock=clock)
     return ProfileCreated(id=outcome.sid)
 

@@ -15,7 +15,7 @@ from convmem.identity.resolution import Held
 
 _HOLDERS_OF_VALUES = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
     ProfileIdentifier.store_id == bindparam("store"),
-    ProfileIdentifier.id_type == bindparam("id_type"),
+    ProfileIdentifier.id_type.in_(bindparam("id_types", expanding=True)),
     ProfileIdentifier.value.in_(bindparam("values", expanding=True)),
 )
 _HOLDERS_OF_TYPE = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
@@ -27,16 +27,19 @@ def holders(
     session: Session, store_pk: int, wanted: Iterable[tuple[str, str]], scan_types: Iterable[str] = ()
 ) -> list[Held]:
     """Stored values equal to a wanted (type, value) pair, plus every value of ``scan_types``
-    (fuzzy types, whose matches can't be found by equality). One indexed query per type,
-    each a prebuilt statement: this runs on every profile write."""
+    (fuzzy types, whose matches can't be found by equality). Prebuilt statements, one for
+    all the values (a round trip per type would add up: this runs on every profile write),
+    and one per type scanned. The one for values asks for every wanted type with every wanted
+    value; the few rows of one type holding another type's value are dropped here."""
     scan_types = set(scan_types)
-    by_type: dict[str, set[str]] = {}
-    for id_type, value in wanted:
-        if id_type not in scan_types:
-            by_type.setdefault(id_type, set()).add(value)
+    pairs = {(id_type, value) for id_type, value in wanted if id_type not in scan_types}
     rows = []
-    for id_type, values in by_type.items():
-        rows += session.execute(_HOLDERS_OF_VALUES, {"store": store_pk, "id_type": id_type, "values": list(values)}).all()
+    if pairs:
+        found = session.execute(
+            _HOLDERS_OF_VALUES,
+            {"store": store_pk, "id_types": list({t for t, _ in pairs}), "values": list({v for _, v in pairs})},
+        )
+        rows += [row for row in found if (row.id_type, row.value) in pairs]
     for id_type in scan_types:
         rows += session.execute(_HOLDERS_OF_TYPE, {"store": store_pk, "id_type": id_type}).all()
     return [Held(profile, id_type, value) for profile, id_type, value in rows]
@@ -58,16 +61,13 @@ def load_profiles(session: Session, pks: Sequence[int]) -> dict[int, Profile]:
     return {profile.id: profile for profile in rows}
 
 
-def move_identifiers(session: Session, from_pk: int, to_pk: int) -> None:
-    """Hand every identifier of ``from_pk`` to ``to_pk``, dropping values ``to_pk`` already has."""
-    kept = select(ProfileIdentifier.id_type, ProfileIdentifier.value).where(ProfileIdentifier.profile_id == to_pk)
-    existing = {(t, v) for t, v in session.execute(kept)}
-    rows = session.execute(
-        select(ProfileIdentifier.id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
-            ProfileIdentifier.profile_id == from_pk
-        )
-    ).all()
-    duplicates = [row.id for row in rows if (row.id_type, row.value) in existing]
+def move_identifiers(
+    session: Session, kept: Sequence[ProfileIdentifier], brought: Sequence[ProfileIdentifier], from_pk: int, to_pk: int
+) -> None:
+    """Hand every identifier of ``from_pk`` (``brought``, as read under the write's locks)
+    to ``to_pk``, dropping values ``to_pk`` already has (``kept``)."""
+    existing = {(row.id_type, row.value) for row in kept}
+    duplicates = [row.id for row in brought if (row.id_type, row.value) in existing]
     if duplicates:
         session.execute(delete(ProfileIdentifier).where(ProfileIdentifier.id.in_(duplicates)))
     session.execute(

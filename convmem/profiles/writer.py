@@ -2,6 +2,17 @@
 
 Creates, patches, identifier writes, bulk batches and imports all end here. The caller holds
 the store's write lock and owns the transaction.
+
+The store's lock is held exclusively by most callers. Creates hold it shared (PostgreSQL), so
+creates of one store run side by side, and the writer locks what a write can touch before it
+reads anything it decides on: first the write's identifier keys (``(store, type, value)``; a
+fuzzy matching type, whose matches no value names, as one key per type), then the profiles
+holding those values. Every change to an identifier row is made holding the key of its value,
+the lock of its profile or the store's lock exclusively, so once both are held and a re-read finds no holder outside the
+locked profiles, what the write resolves against stays as read until it commits. If a holder
+moved meanwhile (a merge carried the value to another profile), the profile locks are let go
+and taken again with the new holder among them, keys first, then profiles, each in ascending
+order: writes never wait on each other in a cycle.
 """
 
 from collections.abc import Sequence
@@ -9,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from convmem.database.engine import identity_key, lock_identities, locks_identities
 from convmem.database.tables import Profile, ProfileIdentifier, ProfileMerge, utcnow
 from convmem.history import record
 from convmem.history.record import Changes
@@ -92,7 +104,22 @@ def write(
 ) -> WriteOutcome:
     """Resolve the write's identity, merge what it ties together, then apply its traits and
     identifiers. The caller holds the store's write lock and owns the transaction."""
-    held = repository.holders(session, ctx.pk, wanted, scan_types=_fuzzy_types(ctx, wanted))
+    held = _stable_holders(session, ctx, wanted, _fuzzy_types(ctx, wanted), anchor)
+    return _write_resolving(session, ctx, traits, wanted, held, source=source, clock=clock, anchor=anchor)
+
+
+def _write_resolving(
+    session: Session,
+    ctx: StoreContext,
+    traits: dict[str, dict],
+    wanted: Sequence[tuple[str, str]],
+    held: Sequence[Held],
+    *,
+    source: str,
+    clock: WriteClock,
+    anchor: int | None = None,
+) -> WriteOutcome:
+    """``write`` once ``held`` holds what ``repository.holders`` gives for ``wanted``, stable."""
     apart = _never_merge_pairs(session, ctx, held, anchor)
     resolution = resolve(ctx.settings, wanted, held, anchor=anchor, apart=apart)
     _refuse_conflicts(resolution)
@@ -146,8 +173,21 @@ def write_many(
     ``write`` once the pending inserts are flushed, so it sees them.
     The caller holds the store's write lock and owns the transaction.
     """
+    named_anywhere = list({pair: None for _, wanted in writes for pair in wanted})
+    # Under a shared store lock every profile any body can reach is locked here, before the
+    # first body runs: a later body must never wait for a lock while earlier ones hold some.
+    # A lone body (a create) resolves against this read as it is, fuzzy matches included.
+    lone = len(writes) == 1
+    scan_types = _fuzzy_types(ctx, named_anywhere) if locks_identities(session) or lone else set()
+    held_anywhere = _stable_holders(session, ctx, named_anywhere, scan_types)
+    if lone:
+        (traits, wanted), = writes
+        try:
+            return [_write_resolving(session, ctx, traits, wanted, held_anywhere, source=source, clock=clock)]
+        except ApiError as error:  # refused before it changed anything
+            return [error]
     held_by_pair: dict[tuple[str, str], list[Held]] = {}
-    for held in repository.holders(session, ctx.pk, {p for _, w in writes for p in w}):
+    for held in held_anywhere:
         held_by_pair.setdefault((held.id_type, held.value), []).append(held)
     named: set[tuple[str, str]] = set()
     outcomes: list[WriteOutcome | ApiError | None] = [None] * len(writes)
@@ -177,6 +217,42 @@ def write_many(
             outcomes[index] = error
     flush_pending()
     return outcomes
+
+
+def _stable_holders(
+    session: Session, ctx: StoreContext, wanted: Sequence[tuple[str, str]], scan_types: set[str], anchor: int | None = None
+) -> list[Held]:
+    """The stored values a write carrying ``wanted`` resolves against (``repository.holders``),
+    read once nothing else can change them before the transaction ends: under an exclusive
+    store lock at once; under a shared one after locking the write's identifier keys and the
+    profiles holding them (and ``anchor``), as the module's docstring tells."""
+    if not locks_identities(session):
+        return repository.holders(session, ctx.pk, wanted, scan_types=scan_types)
+    lock_identities(session, (_identifier_key(ctx, id_type, value) for id_type, value in wanted))
+    held = repository.holders(session, ctx.pk, wanted, scan_types=scan_types)
+    profiles = {h.profile for h in held} | ({anchor} if anchor is not None else set())
+    while profiles:
+        savepoint = session.begin_nested()
+        lock_identities(session, (_profile_key(pk) for pk in profiles))
+        held = repository.holders(session, ctx.pk, wanted, scan_types=scan_types)
+        reached = {h.profile for h in held}
+        if reached <= profiles:
+            savepoint.commit()
+            break
+        savepoint.rollback()
+        profiles |= reached
+    return held
+
+
+def _identifier_key(ctx: StoreContext, id_type: str, value: str) -> int:
+    """A fuzzy matching type's values are found by scanning the type: one key for all of them."""
+    if id_type in _fuzzy_types(ctx, [(id_type, value)]):
+        return identity_key("identifier type", ctx.pk, id_type)
+    return identity_key("identifier", ctx.pk, id_type, value)
+
+
+def _profile_key(profile_pk: int) -> int:
+    return identity_key("profile", profile_pk)
 
 
 def _fuzzy_types(ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> set[str]:
@@ -261,7 +337,8 @@ def _note_carried(changes: Changes, target: Profile, before: dict, after: dict, 
 def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile, tie, source: str, now, changes: Changes) -> None:
     """Merge ``merged`` into ``target``: identifiers move, the merge is recorded with what
     ``merged`` brought, and it and its aliases now point at ``target``."""
-    _note_fold(changes, target, merged, repository.identifiers_of(session, target.id), repository.identifiers_of(session, merged.id))
+    kept, brought_rows = repository.identifiers_of(session, target.id), repository.identifiers_of(session, merged.id)
+    _note_fold(changes, target, merged, kept, brought_rows)
     brought = [
         {
             "idType": row.id_type,
@@ -270,7 +347,7 @@ def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile,
             "originProfileId": row.origin_profile_id,
             "addedAt": row.added_at.isoformat(),
         }
-        for row in repository.identifiers_of(session, merged.id)
+        for row in brought_rows
     ]
     repository.record_merge(
         session,
@@ -288,7 +365,7 @@ def _fold(session: Session, ctx: StoreContext, target: Profile, merged: Profile,
             survivor_traits={"traits": target.traits, "meta": target.trait_meta},
         ),
     )
-    repository.move_identifiers(session, merged.id, target.id)
+    repository.move_identifiers(session, kept, brought_rows, merged.id, target.id)
     repository.repoint_aliases(session, merged.id, target.id)
     merged.canonical_id = target.id
     merged.merged_at = now

@@ -13,6 +13,9 @@ so a 2xx is only ever sent for a committed write, and a failed commit is answere
 ``OwnedStore`` is the caller's store for reading; ``LockedStore`` is the caller's store in the
 write transaction, locked against the store's other writers (PostgreSQL: an advisory lock per
 store; SQLite: the write transaction itself) and read as it is once the lock is held.
+``SharedStore`` holds that PostgreSQL lock in shared mode instead, beside other shared holders:
+only for profile creates, whose writer locks the identifiers and profiles it touches itself
+(``profiles/writer.py``). Everything else keeps ``LockedStore``.
 """
 
 from collections.abc import Iterator
@@ -78,11 +81,15 @@ def find_owned_store(session: Session, principal: Principal, store_sid: str) -> 
     return store
 
 
-def lock_owned_store(db: Database, session: Session, principal: Principal, store_sid: str) -> Store:
-    """The caller's store, locked against other writers of it and as it is once the lock is
-    held. On SQLite the write transaction began holding the lock, so the first read is current."""
+def lock_owned_store(db: Database, session: Session, principal: Principal, store_sid: str, *, shared: bool = False) -> Store:
+    """The caller's store, locked against other writers of it (``shared``: against those
+    holding it exclusively) and as it is once the lock is held. On SQLite the write
+    transaction began holding the lock, so the first read is current."""
     store = find_owned_store(session, principal, store_sid)
-    db.lock_store(session, store.id)
+    if shared:
+        db.share_store(session, store.id)
+    else:
+        db.lock_store(session, store.id)
     if not db.is_sqlite:
         try:
             session.refresh(store)
@@ -99,5 +106,10 @@ def locked_store(principal: Caller, db: AppDatabase, session: WriteSession, stor
     return lock_owned_store(db, session, principal, storeId)
 
 
+def shared_store(principal: Caller, db: AppDatabase, session: WriteSession, storeId: str = STORE_ID) -> Store:
+    return lock_owned_store(db, session, principal, storeId, shared=True)
+
+
 OwnedStore = Annotated[Store, Depends(owned_store)]
 LockedStore = Annotated[Store, Depends(locked_store)]
+SharedStore = Annotated[Store, Depends(shared_store)]
