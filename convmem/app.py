@@ -20,6 +20,8 @@ from convmem.background.blobstore import BlobStore, open_blob_store, signing_key
 from convmem.config import Settings, get_settings
 from convmem.database.engine import Database
 from convmem.database.faults import is_unavailable
+from convmem.datasets.credentials import CredentialSeal
+from convmem.datasets.service import SourceAccess
 from convmem.kit.clock import WriteClock
 from convmem.memory.embeddings import embedder_for
 from convmem.profiles.addressing import ProfileMoved
@@ -89,6 +91,7 @@ def create_app(
     app.state.embedder = embedder_for(settings)
     app.state.rate_limits = RateLimits(settings)
     app.state.page_tokens = PageTokens(signing_key(settings))
+    app.state.dataset_access = SourceAccess(CredentialSeal(signing_key(settings)), settings.resolved_dataset_file_root)
 
     _install_error_handlers(app)
     _install_routes(app)

@@ -18,6 +18,7 @@ from convmem.datamappings.schemas import (
     DataMappingCore,
     DataMappingToTraits,
 )
+from convmem.datasets.service import check_mapping_source
 from convmem.kit.ids import PATTERNS, Prefix, new_id
 from convmem.traitgroups.service import store_schema
 from convmem.web.errors import ApiError, Code, bad_request, not_found
@@ -47,7 +48,8 @@ def check_dataset_mapping(session: Session, store: Store, dataset_id: str, items
     """Raise a 400 unless the store has the dataset ``dataset_id`` and every item's expression reads it in
     a way whose values fit the trait (``value_kind_fits``).
 
-    The seam the datasets domain fills: until it does, a well-formed dataset id is accepted as it is."""
+    The datasets domain answers it (``datasets.service.check_mapping_source``)."""
+    check_mapping_source(session, store, dataset_id, items)
 
 
 def value_kind_fits(kind: str, data_type: str) -> bool:
