@@ -130,6 +130,8 @@ def _operation_lookups() -> list:
 def _install_routes(app: FastAPI) -> None:
     from convmem.bulk.endpoints import router as bulk_router
     from convmem.datamappings.endpoints import router as datamappings_router
+    from convmem.datasets.endpoints import router as datasets_router
+    from convmem.datasets.endpoints import syncs_router
     from convmem.history.endpoints import router as history_router
     from convmem.history.endpoints import settings_router as history_settings_router
     from convmem.identifiers.endpoints import router as identifiers_router
@@ -154,6 +156,8 @@ def _install_routes(app: FastAPI) -> None:
         history_settings_router,
         traitgroups_router,
         datamappings_router,
+        datasets_router,
+        syncs_router,
         operations_router,
         lookup_router,
         history_router,

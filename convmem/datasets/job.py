@@ -97,7 +97,8 @@ def _sync_rows(env: jobs.JobEnv, claim: jobs.Claim, sync: DatasetSync, mapping: 
     except InvalidExpression as error:
         raise SyncFailed(f"The mapping no longer reads its dataset: {error}") from None
     key, cursor = dataset.key_column, dataset.cursor_column
-    position = claim.progress.get("position", sync.position)
+    # The sync's own position, not the job's: it is committed with each chunk's writes, the last chunk's too.
+    position = sync.position
     source_name = f"mapping:{mapping.sid}"
     while True:
         rows = source.read(selections, key, cursor, decode_position(position), chunk_size)

@@ -30,11 +30,13 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import Selectable
+from sqlalchemy.sql.sqltypes import NullType
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -161,8 +163,10 @@ class SqlSource:
     def read(self, selections: Sequence[Selection], key: str, cursor: str | None, after: Position, limit: int) -> list[tuple]:
         relation = self.relation()
         try:
-            key_column = relation.c[key]
-            cursor_column = relation.c[cursor] if cursor else None
+            # The position's values go back to the driver as it gave them: typed, they could be
+            # written back differently (SQLite keeps timestamps as text, with or without microseconds).
+            key_column = type_coerce(relation.c[key], NullType())
+            cursor_column = type_coerce(relation.c[cursor], NullType()) if cursor else None
             values = [relation.c[s.column] if s.column is not None else literal_column(s.sql) for s in selections]
         except KeyError as missing:
             raise SourceError(f"the source has no column {missing}") from None
