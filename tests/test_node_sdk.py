@@ -55,3 +55,28 @@ def test_node_sdk_round_trip(node_modules, server, account, api, store):
     assert len(out["listed"]) == 4 and first in out["listed"] and len(set(out["listed"])) == 4
     assert out["removed"]["message"] == "Profile accepted for deletion."
     assert out["afterDelete"] == {"status": 404, "code": 20404}
+
+
+def test_node_sdk_data_mappings(node_modules, server, account, store):
+    result = subprocess.run(
+        ["node", str(NODE_DIR / "data_mappings.js"), server.base_url, account.sid, account.secret, store],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"NODE_PATH": str(node_modules), "PATH": os.environ["PATH"]},
+    )
+    out = json.loads(result.stdout or "{}")
+    assert result.returncode == 0, (out, result.stderr)
+    assert out["created"] == "Data mapping creation request accepted for processing."
+    mapping_id = out["fetched"]["id"]
+    assert out["fetched"] == {"id": mapping_id, "version": 1, "mappingFrom": {"type": "INGRESS", "columns": ["mail", "given"]}, "isEnabled": True}
+    assert out["patched"] == {
+        "version": 2,
+        "description": None,
+        "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "given", "traitGroup": "Contact", "traitName": "firstName"}]},
+    }
+    assert out["stale"] == {"status": 412, "code": 20412}
+    assert out["listed"] == ["node-warehouse", "node-ingress"]
+    assert out["ingress"] == [mapping_id]
+    assert out["removed"]["message"] == "Data mapping deletion request accepted for processing."
+    assert out["afterDelete"] == {"status": 404, "code": 20404}

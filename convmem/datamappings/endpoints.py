@@ -56,7 +56,7 @@ def mapping_body(mapping: DataMapping) -> DataMappingBody:
 def list_data_mappings(
     request: Request, session: ReadSession, store: OwnedStore, type: DataMappingType | None = Query(default=None)
 ):
-    page_request = control_plane_page(request, cursor_type=int, filters={"type": type.value if type else None})
+    page_request = control_plane_page(request, cursor_type=int, filters={"type": type.value} if type else {})
     page = service.list_page(session, store, page_request, page_request.filters.get("type"))
     return DataMappingList(**page_body("dataMappings", [mapping_body(m) for m in page.items], page))
 
