@@ -26,15 +26,16 @@ from sqlalchemy import (
     and_,
     column,
     create_engine,
+    literal,
     literal_column,
     or_,
     select,
     text,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import Selectable
 from sqlalchemy.sql.sqltypes import NullType
 from sqlglot import exp
@@ -131,7 +132,8 @@ class SqlSource:
 
     def __init__(self, url: str, file_root: Path, *, table: str | None, schema: str | None, query: str | None):
         try:
-            self.engine = create_engine(database_url(url, file_root), poolclass=NullPool)
+            # One connection, kept for the run: a sync reads many chunks.
+            self.engine = create_engine(database_url(url, file_root), pool_size=1, max_overflow=0)
         except (ArgumentError, NoSuchModuleError) as error:
             raise SourceError(f"url names a database convmem has no driver for: {error}") from None
         self.dialect = sqlglot_dialect(self.engine.dialect.name)
@@ -174,7 +176,7 @@ class SqlSource:
         if cursor_column is not None:
             stmt = stmt.where(cursor_column.is_not(None))
             if after is not None:
-                stmt = stmt.where(or_(cursor_column > after[0], and_(cursor_column == after[0], key_column > after[1])))
+                stmt = stmt.where(_after(self.engine.dialect.name, cursor_column, key_column, after))
             stmt = stmt.order_by(cursor_column, key_column)
         else:
             if after is not None:
@@ -188,6 +190,16 @@ class SqlSource:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# Dialects that compare row values, so an index on (cursor, key) serves the position's condition.
+_ROW_VALUES = ("postgresql", "mysql", "mariadb", "sqlite", "duckdb")
+
+
+def _after(dialect: str, cursor_column, key_column, after: Position):
+    if dialect in _ROW_VALUES:
+        return tuple_(cursor_column, key_column) > tuple_(literal(after[0]), literal(after[1]))
+    return or_(cursor_column > after[0], and_(cursor_column == after[0], key_column > after[1]))
 
 
 class _Guarded:
