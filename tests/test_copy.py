@@ -73,6 +73,13 @@ def populate(api: Api) -> tuple[str, list]:
     keyed = {"traits": {"Contact": {"email": "keyed@example.com"}}}
     assert api.post(f"/v1/Stores/{store}/Profiles", json=keyed, headers={"Idempotency-Key": "copy-1"}).status_code == 202
 
+    mapping = {
+        "displayName": "crm-csv",
+        "mappingFrom": {"type": "INGRESS", "columns": ["mail"]},
+        "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
+    }
+    assert api.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=mapping).status_code == 202
+
     reads = [
         ("GET", f"/v1/ControlPlane/Stores/{store}", None),
         ("GET", memories, None),
@@ -87,6 +94,7 @@ def populate(api: Api) -> tuple[str, list]:
         ("GET", f"/v1/Stores/{store}/NeverMergePairs", None),
         ("GET", f"{memories}/Merges", None),
         ("GET", f"{memories}/History?asOf=9999-01-01T00:00:00Z", None),
+        ("GET", f"/v1/ControlPlane/Stores/{store}/DataMappings", None),
     ]
     page = f"/v1/Stores/{store}/Profiles?pageSize=3"
     while page:  # every page, by the tokens the original server gave

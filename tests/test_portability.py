@@ -53,7 +53,17 @@ def populate(api) -> dict:
     gone = create(api, store, email="gone@example.com")
     assert api.delete(f"/v1/Stores/{store}/Profiles/{gone}").status_code == 202
     other = create(api, store, email="cy@example.com", lastName="Cy")
-    return {"store": store, "ann": ann, "ben": ben, "other": other}
+    mapping = {
+        "displayName": "crm-csv",
+        "isEnabled": False,
+        "mappingFrom": {"type": "INGRESS", "columns": ["mail"]},
+        "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
+    }
+    created = api.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=mapping)
+    assert created.status_code == 202, created.text
+    operation = created.headers["Location"].rsplit("/", 1)[1]
+    data_mapping = api.get(f"/v1/ControlPlane/Operations/{operation}").json()["result"]["id"]
+    return {"store": store, "ann": ann, "ben": ben, "other": other, "dataMapping": data_mapping}
 
 
 @pytest.fixture
@@ -87,6 +97,9 @@ def test_an_export_imported_elsewhere_exports_identically_and_old_ids_answer(bac
     header, *profiles = lines(first)
     assert header["kind"] == "store" and header["id"] == populated["store"]
     assert [g["displayName"] for g in header["traitGroups"]] == ["Contact"]
+    assert [(m["id"], m["displayName"], m["isEnabled"]) for m in header["dataMappings"]] == [
+        (populated["dataMapping"], "crm-csv", False)
+    ]
     assert [p["id"] for p in profiles] == [populated["ann"], populated["other"]]
     ann = profiles[0]
     assert ann["traits"]["Contact"] == {"email": "ann@example.com", "firstName": "Ben", "phone": "+13175550100", "city": "Paris"}
@@ -107,6 +120,8 @@ def test_an_export_imported_elsewhere_exports_identically_and_old_ids_answer(bac
     assert len(ann["summaries"]) == 2
 
     with app_api(other, tmp_path, credentials) as api:
+        mapping = api.get(f"/v1/ControlPlane/Stores/{populated['store']}/DataMappings/{populated['dataMapping']}").json()
+        assert mapping["mappingFrom"] == {"type": "INGRESS", "columns": ["mail"]} and mapping["version"] == 1
         base = f"/v1/Stores/{populated['store']}/Profiles"
         moved = api.get(f"{base}/{populated['ben']}")
         assert moved.status_code == 301 and moved.headers["Location"].endswith(f"/Profiles/{populated['ann']}")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, aliased
 
 from convmem.database.tables import (
     ConversationSummary,
+    DataMapping,
     MemoryEmbedding,
     Observation,
     ObservationConversation,
@@ -21,6 +22,14 @@ from convmem.database.tables import (
 
 def trait_groups(session: Session, store_pk: int) -> list[TraitGroup]:
     return list(session.scalars(select(TraitGroup).where(TraitGroup.store_id == store_pk).order_by(TraitGroup.id)))
+
+
+def data_mappings(session: Session, store_pk: int) -> list[DataMapping]:
+    return list(session.scalars(select(DataMapping).where(DataMapping.store_id == store_pk).order_by(DataMapping.id)))
+
+
+def taken_data_mapping_sids(session: Session, sids: Sequence[str]) -> list[str]:
+    return sorted(session.scalars(select(DataMapping.sid).where(DataMapping.sid.in_(sids)))) if sids else []
 
 
 def live_profiles_after(session: Session, store_pk: int, after_pk: int, limit: int) -> list[Profile]:

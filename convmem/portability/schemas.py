@@ -24,6 +24,18 @@ class TraitGroupRecord(Record):
     updatedAt: str
 
 
+class DataMappingRecord(Record):
+    id: str
+    displayName: str
+    description: str | None
+    isEnabled: bool
+    mappingFrom: dict = Field(description="DataMappingFromTypes, as the control plane shows it")
+    mappingTo: dict = Field(description="DataMappingToTypes, as the control plane shows it")
+    version: int
+    createdAt: str
+    updatedAt: str
+
+
 class StoreRecord(Record):
     kind: Literal["store"] = "store"
     formatVersion: int = FORMAT_VERSION
@@ -37,6 +49,8 @@ class StoreRecord(Record):
     identityResolutionSettings: dict
     identityResolutionSettingsVersion: int
     traitGroups: list[TraitGroupRecord]
+    # Absent from exports made before data mappings existed: none.
+    dataMappings: list[DataMappingRecord] = []
 
 
 class IdentifierRecord(Record):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from convmem.database.tables import (
     ConversationSummary,
+    DataMapping,
     Observation,
     ObservationRevision,
     Profile,
@@ -29,6 +30,7 @@ from convmem.portability import repository
 from convmem.portability.schemas import (
     FORMAT_VERSION,
     AliasRecord,
+    DataMappingRecord,
     IdentifierRecord,
     MergeRecord,
     ObservationRecord,
@@ -92,6 +94,20 @@ def store_record(session: Session, store: Store) -> StoreRecord:
                 updatedAt=_time(group.updated_at),
             )
             for group in repository.trait_groups(session, store.id)
+        ],
+        dataMappings=[
+            DataMappingRecord(
+                id=mapping.sid,
+                displayName=mapping.display_name,
+                description=mapping.description,
+                isEnabled=mapping.is_enabled,
+                mappingFrom=mapping.mapping_from,
+                mappingTo=mapping.mapping_to,
+                version=mapping.version,
+                createdAt=_time(mapping.created_at),
+                updatedAt=_time(mapping.updated_at),
+            )
+            for mapping in repository.data_mappings(session, store.id)
         ],
     )
 
@@ -267,6 +283,30 @@ def _create_store(session: Session, account_pk: int, header: StoreRecord) -> Sto
                 "updated_at": _parse(group.updatedAt),
             }
             for group in header.traitGroups
+        ],
+    )
+    mapping_sids = [mapping.id for mapping in header.dataMappings]
+    if taken := repository.taken_data_mapping_sids(session, mapping_sids):
+        raise ImportRefused(f"{taken[0]} already exists in this database (is the store still there?)")
+    repository.insert_rows(
+        session,
+        DataMapping,
+        [
+            {
+                "sid": mapping.id,
+                "store_id": store.id,
+                "display_name": mapping.displayName,
+                "description": mapping.description,
+                "type": mapping.mappingFrom["type"],
+                "dataset_id": mapping.mappingFrom.get("datasetId"),
+                "mapping_from": mapping.mappingFrom,
+                "mapping_to": mapping.mappingTo,
+                "is_enabled": mapping.isEnabled,
+                "version": mapping.version,
+                "created_at": _parse(mapping.createdAt),
+                "updated_at": _parse(mapping.updatedAt),
+            }
+            for mapping in header.dataMappings
         ],
     )
     return store
