@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
 import duckdb
 import pytest
+from moto import mock_aws
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -351,3 +353,46 @@ def test_credentials_are_sealed_and_files_outside_the_root_are_refused(dapi, fil
     assert "hunter2" not in str(stored) and stored[1].startswith("gAAAA")
     fetched = dapi.get(f"/v1/ControlPlane/Stores/{store}/Datasets/{dataset['id']}").json()
     assert fetched["columns"][1] == {"name": "email", "type": "VARCHAR", "kind": "STRING", "samples": ["a@b.c"]}
+
+
+def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, files):
+    fill(f"sqlite:///{files / 'crm.db'}", "contacts", people(2))
+    store = dapi.create_store()
+    path = f"/v1/ControlPlane/Stores/{store}/Datasets"
+    dataset = create_dataset(dapi, store, {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"}, displayName="crm")
+    taken = dapi.post(path, json={"displayName": "crm", "source": {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"}, "keyColumn": "id"})
+    assert taken.status_code == 409
+    no_column = dapi.patch(f"{path}/{dataset['id']}", json={"cursorColumn": "changed_at"})
+    assert no_column.status_code == 400 and "changed_at" in no_column.json()["message"]
+    patched = dapi.patch(f"{path}/{dataset['id']}", json={"cursorColumn": "updated_at", "syncIntervalSeconds": 3600}).json()
+    assert (patched["cursorColumn"], patched["syncIntervalSeconds"], patched["keyColumn"]) == ("updated_at", 3600, "id")
+    execute(f"sqlite:///{files / 'crm.db'}", "ALTER TABLE contacts ADD COLUMN tier VARCHAR(10)")
+    columns = dapi.get(f"{path}/{dataset['id']}/Columns").json()
+    assert [c["name"] for c in columns] == ["id", "email", "first_name", "updated_at", "tier"]
+    assert columns[1]["samples"] == ["p1@crm.example", "p2@crm.example"]
+    assert [d["id"] for d in dapi.get(path).json()["datasets"]] == [dataset["id"]]
+
+    mapping = create_mapping(dapi, store, dataset["id"], {"email": "email"})
+    in_use = dapi.delete(f"{path}/{dataset['id']}")
+    assert in_use.status_code == 409 and mapping in in_use.json()["message"]
+    assert dapi.delete(f"/v1/ControlPlane/Stores/{store}/DataMappings/{mapping}").status_code == 202
+    assert dapi.delete(f"{path}/{dataset['id']}").status_code == 204
+    assert dapi.get(f"{path}/{dataset['id']}").status_code == 404
+
+
+def test_a_parquet_file_in_s3_syncs(dapi, runner, tmp_path):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="exports")
+        parquet = tmp_path / "people.parquet"
+        with duckdb.connect() as conn:
+            conn.execute(f"COPY (SELECT i AS id, 'p' || i || '@s3.example' AS email FROM range(1, 6) t(i)) TO '{parquet}' (FORMAT PARQUET)")
+        s3.put_object(Bucket="exports", Key="crm/people.parquet", Body=parquet.read_bytes())
+        store = dapi.create_store()
+        source = {"type": "FILE", "location": "s3://exports/crm/people.parquet", "format": "PARQUET", "region": "us-east-1",
+                  "accessKeyId": "testing", "secretAccessKey": "testing"}
+        dataset = create_dataset(dapi, store, source)
+        assert dataset["hasCredentials"] and "secretAccessKey" not in dataset["source"]
+        mapping = create_mapping(dapi, store, dataset["id"], {"email": "email"})
+        assert sync_now(dapi, runner, store, mapping)["progress"]["rowsWritten"] == 5
+    assert sorted(by_email(dapi, store)) == [f"p{i}@s3.example" for i in range(1, 6)]
