@@ -23,10 +23,20 @@ from convmem.datasets.schemas import (
 from convmem.datasets.service import SourceAccess
 from convmem.datasets.sources import decode_position, jsonable
 from convmem.kit.timefmt import iso
-from convmem.web.dependencies import LockedStore, OwnedStore, ReadSession, WriteSession
+from convmem.web.dependencies import (
+    AppDatabase,
+    Caller,
+    LockedStore,
+    OwnedStore,
+    ReadSession,
+    WriteSession,
+    find_owned_store,
+    lock_owned_store,
+    reserve_idempotency_key,
+)
 from convmem.web.errors import not_found
 from convmem.web.pagination import page_body, parse_page_request
-from convmem.web.params import DATA_MAPPING_ID, DATASET_ID, SYNC_ID
+from convmem.web.params import DATA_MAPPING_ID, DATASET_ID, STORE_ID, SYNC_ID
 from convmem.web.urls import absolute
 
 router = APIRouter(prefix="/v1/ControlPlane/Stores/{storeId}/Datasets", tags=["Datasets (extension)"])
@@ -41,8 +51,19 @@ Access = Annotated[SourceAccess, Depends(get_source_access)]
 
 
 @router.post("", status_code=201, response_model=DatasetBody)
-def create_dataset(session: WriteSession, store: LockedStore, access: Access, body: CreateDatasetInput = Body()):
-    return _dataset_body(service.create_dataset(session, store, body, access))
+def create_dataset(
+    request: Request, principal: Caller, db: AppDatabase, access: Access, storeId: str = STORE_ID, body: CreateDatasetInput = Body()
+):
+    """The source is read before the write transaction begins (as the upload URL streams its
+    body before its own): a slow or unreachable source must not hold the store's lock, nor on
+    SQLite the writer's."""
+    with db.reading() as session:
+        find_owned_store(session, principal, storeId)
+    dataset = service.new_dataset(body, access)
+    with db.writing() as session:
+        reserve_idempotency_key(session, request, principal.account_id)
+        store = lock_owned_store(db, session, principal, storeId)
+        return _dataset_body(service.create_dataset(session, store, dataset))
 
 
 @router.get("", response_model=DatasetList)
@@ -57,9 +78,22 @@ def fetch_dataset(session: ReadSession, store: OwnedStore, datasetId: str = DATA
 
 
 @router.patch("/{datasetId}", response_model=DatasetBody)
-def patch_dataset(session: WriteSession, store: LockedStore, access: Access, datasetId: str = DATASET_ID, body: PatchDatasetInput = Body()):
-    dataset = service.get_dataset(session, store, datasetId)
-    return _dataset_body(service.patch_dataset(session, store, dataset, body, access))
+def patch_dataset(
+    request: Request,
+    principal: Caller,
+    db: AppDatabase,
+    access: Access,
+    storeId: str = STORE_ID,
+    datasetId: str = DATASET_ID,
+    body: PatchDatasetInput = Body(),
+):
+    """Like creation, reads the source (when what is read changes) outside the write transaction."""
+    with db.reading() as session:
+        patched = service.patched_dataset(service.get_dataset(session, find_owned_store(session, principal, storeId), datasetId), body, access)
+    with db.writing() as session:
+        reserve_idempotency_key(session, request, principal.account_id)
+        store = lock_owned_store(db, session, principal, storeId)
+        return _dataset_body(service.patch_dataset(session, store, service.get_dataset(session, store, datasetId), patched))
 
 
 @router.delete("/{datasetId}", status_code=204)
@@ -69,9 +103,10 @@ def delete_dataset(session: WriteSession, store: LockedStore, datasetId: str = D
 
 
 @router.get("/{datasetId}/Columns", response_model=list[DatasetColumn])
-def dataset_columns(session: ReadSession, store: OwnedStore, access: Access, datasetId: str = DATASET_ID):
-    """The source's columns as it is now, with sample values (read live; the dataset keeps the last read)."""
-    dataset = service.get_dataset(session, store, datasetId)
+def dataset_columns(principal: Caller, db: AppDatabase, access: Access, storeId: str = STORE_ID, datasetId: str = DATASET_ID):
+    """The source's columns as it is now, with sample values (read live, after the read transaction)."""
+    with db.reading() as session:
+        dataset = service.get_dataset(session, find_owned_store(session, principal, storeId), datasetId)
     return [DatasetColumn(name=c.name, type=c.type, kind=c.kind, samples=c.samples) for c in service.live_columns(dataset, access)]
 
 

@@ -54,14 +54,13 @@ def get_dataset(session: Session, store: Store, sid: str) -> Dataset:
     return found
 
 
-def create_dataset(session: Session, store: Store, body: CreateDatasetInput, access: SourceAccess) -> Dataset:
-    if repository.dataset_named(session, store.id, body.displayName) is not None:
-        raise ApiError(409, Code.DUPLICATE_NAME, f"The store already has a dataset named '{body.displayName}'")
+def new_dataset(body: CreateDatasetInput, access: SourceAccess) -> Dataset:
+    """The dataset the body describes, its source read (400 unless it answers): not yet in a
+    session, so no transaction waits on the source."""
     source, secrets = _split_source(body.source)
     now = utcnow()
     dataset = Dataset(
         sid=new_id(Prefix.DATASET),
-        store_id=store.id,
         display_name=body.displayName,
         kind=body.kind,
         source=source,
@@ -74,28 +73,47 @@ def create_dataset(session: Session, store: Store, body: CreateDatasetInput, acc
         updated_at=now,
     )
     _read_columns(dataset, access)
+    return dataset
+
+
+def create_dataset(session: Session, store: Store, dataset: Dataset) -> Dataset:
+    if repository.dataset_named(session, store.id, dataset.display_name) is not None:
+        raise ApiError(409, Code.DUPLICATE_NAME, f"The store already has a dataset named '{dataset.display_name}'")
+    dataset.store_id = store.id
     session.add(dataset)
     session.flush()
     return dataset
 
 
-def patch_dataset(session: Session, store: Store, dataset: Dataset, body: PatchDatasetInput, access: SourceAccess) -> Dataset:
+_PATCHED = ("display_name", "source", "sealed_credentials", "key_column", "cursor_column", "sync_interval_seconds", "columns")
+
+
+def patched_dataset(current: Dataset, body: PatchDatasetInput, access: SourceAccess) -> Dataset:
+    """A detached copy of ``current`` with the patch applied, its source read again if what is
+    read changed (400 unless it answers)."""
+    patched = Dataset(**{name: getattr(current, name) for name in _PATCHED})
     given = body.model_fields_set
-    if body.displayName is not None and body.displayName != dataset.display_name:
-        if repository.dataset_named(session, store.id, body.displayName) is not None:
-            raise ApiError(409, Code.DUPLICATE_NAME, f"The store already has a dataset named '{body.displayName}'")
-        dataset.display_name = body.displayName
+    if body.displayName is not None:
+        patched.display_name = body.displayName
     if body.source is not None:
-        dataset.source, secrets = _split_source(body.source)
-        dataset.sealed_credentials = access.seal.seal(secrets) if secrets else None
+        patched.source, secrets = _split_source(body.source)
+        patched.sealed_credentials = access.seal.seal(secrets) if secrets else None
     if body.keyColumn is not None:
-        dataset.key_column = body.keyColumn
+        patched.key_column = body.keyColumn
     if "cursorColumn" in given:
-        dataset.cursor_column = body.cursorColumn
+        patched.cursor_column = body.cursorColumn
     if "syncIntervalSeconds" in given:
-        dataset.sync_interval_seconds = body.syncIntervalSeconds
+        patched.sync_interval_seconds = body.syncIntervalSeconds
     if given & {"source", "keyColumn", "cursorColumn"}:
-        _read_columns(dataset, access)
+        _read_columns(patched, access)
+    return patched
+
+
+def patch_dataset(session: Session, store: Store, dataset: Dataset, patched: Dataset) -> Dataset:
+    if patched.display_name != dataset.display_name and repository.dataset_named(session, store.id, patched.display_name) is not None:
+        raise ApiError(409, Code.DUPLICATE_NAME, f"The store already has a dataset named '{patched.display_name}'")
+    for name in _PATCHED:
+        setattr(dataset, name, getattr(patched, name))
     dataset.updated_at = utcnow()
     return dataset
 
