@@ -356,7 +356,7 @@ def test_credentials_are_sealed_and_files_outside_the_root_are_refused(dapi, fil
     assert fetched["columns"][1] == {"name": "email", "type": "VARCHAR", "kind": "STRING", "samples": ["a@b.c"]}
 
 
-def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, files):
+def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, runner, files):
     fill(f"sqlite:///{files / 'crm.db'}", "contacts", people(2))
     store = dapi.create_store()
     path = f"/v1/ControlPlane/Stores/{store}/Datasets"
@@ -379,6 +379,20 @@ def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, files):
     assert dapi.delete(f"/v1/ControlPlane/Stores/{store}/DataMappings/{mapping}").status_code == 202
     assert dapi.delete(f"{path}/{dataset['id']}").status_code == 204
     assert dapi.get(f"{path}/{dataset['id']}").status_code == 404
+
+    query = {"type": "SQL", "url": "sqlite:///crm.db", "query": "SELECT id, lower(email) AS mail FROM contacts WHERE id > 1"}
+    from_query = create_dataset(dapi, store, query)
+    assert [(c["name"], c["samples"]) for c in from_query["columns"]] == [("id", [2]), ("mail", ["p2@crm.example"])]
+    mapping = create_mapping(dapi, store, from_query["id"], {"mail": "email"})
+    assert sync_now(dapi, runner, store, mapping)["progress"] == {"rowsRead": 1, "rowsWritten": 1, "errors": 0}
+    for writing in ("DELETE FROM contacts", "SELECT 1; DROP TABLE contacts", "SELECT * INTO copy FROM contacts"):
+        refused = dapi.post(path, json={"displayName": "w", "source": dict(query, query=writing), "keyColumn": "id"})
+        assert refused.status_code == 400 and "query" in refused.json()["message"], (writing, refused.text)
+
+    paths = dapi.get("/openapi.json").json()["paths"]
+    assert set(paths["/v1/ControlPlane/Stores/{storeId}/Datasets/{datasetId}"]) == {"get", "patch", "delete"}
+    syncs = "/v1/ControlPlane/Stores/{storeId}/DataMappings/{dataMappingId}/Syncs"
+    assert set(paths[syncs]) == {"get", "post"} and f"{syncs}/{{syncId}}/Errors" in paths
 
 
 def test_a_parquet_file_in_s3_syncs(dapi, runner, tmp_path):
