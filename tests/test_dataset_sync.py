@@ -356,7 +356,7 @@ def test_credentials_are_sealed_and_files_outside_the_root_are_refused(dapi, fil
     assert fetched["columns"][1] == {"name": "email", "type": "VARCHAR", "kind": "STRING", "samples": ["a@b.c"]}
 
 
-def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, runner, files):
+def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, runner, files, own_backend):
     fill(f"sqlite:///{files / 'crm.db'}", "contacts", people(2))
     store = dapi.create_store()
     path = f"/v1/ControlPlane/Stores/{store}/Datasets"
@@ -376,7 +376,12 @@ def test_datasets_are_managed_and_a_dataset_in_use_is_not_deleted(dapi, runner, 
     mapping = create_mapping(dapi, store, dataset["id"], {"email": "email"})
     in_use = dapi.delete(f"{path}/{dataset['id']}")
     assert in_use.status_code == 409 and mapping in in_use.json()["message"]
+    # A sync whose mapping is deleted before it runs ends its job, with nothing to come back to.
+    assert dapi.post(f"/v1/ControlPlane/Stores/{store}/DataMappings/{mapping}/Syncs", json={}).status_code == 202
     assert dapi.delete(f"/v1/ControlPlane/Stores/{store}/DataMappings/{mapping}").status_code == 202
+    run_jobs(runner)
+    with own_backend.db.reading() as session:
+        assert session.scalars(select(Job.status).where(Job.kind == "dataset_sync")).all() == ["COMPLETED"]
     assert dapi.delete(f"{path}/{dataset['id']}").status_code == 204
     assert dapi.get(f"{path}/{dataset['id']}").status_code == 404
 

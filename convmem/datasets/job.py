@@ -53,11 +53,12 @@ def run(env: jobs.JobEnv, claim: jobs.Claim) -> None:
         mapping = session.get(DataMapping, sync.data_mapping_id) if sync is not None else None
         dataset = repository.dataset(session, claim.store_id, mapping.dataset_id) if mapping is not None else None
     if sync is None:
+        _finish_orphan(db, claim)
         return
     access = SourceAccess(CredentialSeal(signing_key(env.settings)), env.settings.resolved_dataset_file_root)
     try:
-        if mapping is None or dataset is None:
-            raise SyncFailed("The data mapping or its dataset was deleted")
+        if dataset is None:
+            raise SyncFailed("The dataset the data mapping reads was deleted")
         source = open_dataset(dataset, access)
         try:
             _sync_rows(env, claim, sync, mapping, dataset, source)
@@ -108,9 +109,12 @@ def _sync_rows(env: jobs.JobEnv, claim: jobs.Claim, sync: DatasetSync, mapping: 
             job = jobs.checkpoint(session, claim)
             current = session.get(DatasetSync, sync.id)
             live = session.get(DataMapping, mapping.id)
-            if live is None or not live.is_enabled:
+            if current is None:  # the mapping was deleted, and its syncs with it
+                jobs.finish(job, "COMPLETED", {"stopped": "the data mapping was deleted"})
+                return
+            if not live.is_enabled:
                 _end(current, SyncStatus.STOPPED, "The data mapping was disabled (isEnabled: false) while it synced")
-                jobs.finish(job, "COMPLETED", {"stopped": True})
+                jobs.finish(job, "COMPLETED", {"stopped": "the data mapping was disabled"})
                 return
             ctx = load_context(session, session.get(Store, claim.store_id))
             written, row_errors = _write_rows(session, ctx, items, selections, rows, source_name, env.clock)
@@ -131,6 +135,12 @@ def _sync_rows(env: jobs.JobEnv, claim: jobs.Claim, sync: DatasetSync, mapping: 
         if done:
             return
         jobs.settle_heap()
+
+
+def _finish_orphan(db, claim: jobs.Claim) -> None:
+    """The job of a sync deleted with its mapping: nothing to do, and nothing to come back to."""
+    with db.writing() as session:
+        jobs.finish(jobs.checkpoint(session, claim), "COMPLETED", {"stopped": "the data mapping was deleted"})
 
 
 def _end(sync: DatasetSync, status: SyncStatus, failure: str | None) -> None:
