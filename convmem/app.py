@@ -130,6 +130,9 @@ def _operation_lookups() -> list:
 def _install_routes(app: FastAPI) -> None:
     from convmem.bulk.endpoints import router as bulk_router
     from convmem.datamappings.endpoints import router as datamappings_router
+    from convmem.datamappings.endpoints import (
+        suggestions_router as mapping_suggestions_router,
+    )
     from convmem.datasets.endpoints import router as datasets_router
     from convmem.datasets.endpoints import syncs_router
     from convmem.history.endpoints import router as history_router
@@ -158,6 +161,7 @@ def _install_routes(app: FastAPI) -> None:
         datamappings_router,
         datasets_router,
         syncs_router,
+        mapping_suggestions_router,
         operations_router,
         lookup_router,
         history_router,

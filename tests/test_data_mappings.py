@@ -10,6 +10,7 @@ from convmem.web.errors import Code
 from tests.conftest import Api
 from tests.contract import assert_conforms
 from tests.dataset_helpers import csv_dataset
+from tests.jobs_support import upload, wait_import
 from tests.test_control_plane_stores import assert_error
 
 UNKNOWN_DATASET = "tdi_dataset_01jx0000000000000000000000"
@@ -192,12 +193,17 @@ def test_request_shapes_are_checked(api, store):
         (body | {"mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": UNKNOWN_DATASET}}, "no dataset"),
         (body | {"mappingTo": {"mappings": body["mappingTo"]["mappings"]}}, "mappingTo"),
         (body | {"mappingTo": {"type": "TRAITS", "mappings": []}}, "mappings"),
+        # PostgreSQL text cannot hold U+0000: refused on both backends before it reaches the database.
+        (body | {"mappingFrom": {"type": "INGRESS", "columns": ["e\x00mail"]}}, "NUL"),
+        (body | {"description": "a\x00b"}, "NUL"),
     ]
     for sent, fragment in cases:
         assert_error(api.post(mappings_path(store), json=sent), 400, Code.BAD_REQUEST, fragment)
     mapping_id = create(api, store, body)
     item = f"{mappings_path(store)}/{mapping_id}"
     assert_error(api.patch(item, json={"mappingFrom": {"type": "INGRESS", "columns": ["x"]}}), 400, Code.BAD_REQUEST, "mappingFrom")
+    for field in ("displayName", "isEnabled", "mappingTo"):
+        assert_error(api.patch(item, json={field: None}), 400, Code.BAD_REQUEST, field)
     assert_error(api.get(f"{mappings_path(store)}/mem_datamapping_x"), 400, Code.INVALID_ID, "dataMappingId")
     assert_error(api.get(f"{mappings_path(store)}/mem_datamapping_01jx0000000000000000000000"), 404, Code.NOT_FOUND)
 
@@ -228,3 +234,82 @@ def test_mappings_go_with_their_store_and_other_accounts_cannot_see_them(api, st
     assert api.delete(f"/v1/ControlPlane/Stores/{store}").status_code == 202
     with backend.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(DataMapping).where(DataMapping.sid == mapping_id)) == 0
+
+
+def test_an_import_takes_its_column_mappings_from_an_ingress_mapping(api, store):
+    mapping_id = create(
+        api,
+        store,
+        ingress(
+            "crm-csv",
+            columns=("E-Mail", "Given name", "unused"),
+            mappings=[
+                {"expression": "E-Mail", "traitGroup": "Contact", "traitName": "email"},
+                {"expression": "Given name", "traitGroup": "Contact", "traitName": "firstName"},
+            ],
+        ),
+    )
+    data = b"E-Mail,Given name,unused\nada@example.com,Ada,x\nnot-an-email,Bad,y\n"
+    response = api.post(
+        f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "crm.csv", "fileSize": len(data), "dataMappingId": mapping_id}
+    )
+    assert response.status_code == 201, response.text
+    import_id = response.json()["importId"]
+    assert upload(response.json()["url"], data).status_code == 200
+    finished = wait_import(api, store, import_id)
+    assert finished["status"] == "COMPLETED" and finished["summary"]["errors"] == 1
+    assert finished["dataMappingId"] == mapping_id
+    assert finished["columnMappings"] == [
+        {"columnName": "E-Mail", "traitGroup": "Contact", "traitName": "email"},
+        {"columnName": "Given name", "traitGroup": "Contact", "traitName": "firstName"},
+    ]
+    found = api.post(f"/v1/Stores/{store}/Profiles/Lookup", json={"idType": "email", "value": "ada@example.com"}).json()
+    (profile,) = found["profiles"]
+    assert api.get(f"/v1/Stores/{store}/Profiles/{profile}").json()["traits"]["Contact"] == {"email": "ada@example.com", "firstName": "Ada"}
+
+
+def test_an_import_refuses_a_mapping_it_cannot_use(api, store, server):
+    def refused(body: dict, *fragments):
+        response = api.post(f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "p.csv", "fileSize": 10} | body)
+        assert_error(response, 400, Code.BAD_REQUEST, *fragments)
+
+    names_only = create(
+        api, store, ingress("names", columns=("first",), mappings=[{"expression": "first", "traitGroup": "Contact", "traitName": "firstName"}])
+    )
+    disabled = create(api, store, ingress("off", isEnabled=False))
+    warehouse = create(
+        api,
+        store,
+        {
+            "displayName": "warehouse",
+            "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": csv_dataset(api, server, store)},
+            "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
+        },
+    )
+    refused({"dataMappingId": warehouse}, "INGRESS")
+    refused({"dataMappingId": disabled}, "disabled")
+    refused({"dataMappingId": "mem_datamapping_01jx0000000000000000000000"}, "no data mapping")
+    refused({"dataMappingId": create(api, api.create_store(), ingress("elsewhere"))}, "no data mapping")
+    refused({}, "either 'columnMappings' or 'dataMappingId'")
+    both = {"dataMappingId": disabled, "columnMappings": [{"columnName": "e", "traitGroup": "Contact", "traitName": "email"}] * 2}
+    refused(both, "not both")
+    response = api.post(
+        f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "p.csv", "fileSize": 10, "dataMappingId": names_only}
+    )
+    assert_error(response, 400, Code.NO_IDENTIFIER, f"data mapping {names_only}", "identifier")
+    assert api.get(f"/v1/Stores/{store}/Profiles/Imports").json()["imports"] == []
+
+
+def test_a_trait_group_or_trait_a_mapping_writes_cannot_be_deleted(api, store):
+    groups = f"/v1/ControlPlane/Stores/{store}/TraitGroups"
+    created = api.post(groups, json={"displayName": "Loyalty", "traits": {"points": {"dataType": "NUMBER"}, "tier": {"dataType": "STRING"}}})
+    assert created.status_code == 202, created.text
+    to_points = [{"expression": "pts", "traitGroup": "Loyalty", "traitName": "points"}]
+    mapping_id = create(api, store, ingress("loyalty", columns=("pts",), mappings=to_points))
+    assert_error(api.delete(f"{groups}/Loyalty"), 409, Code.CONFLICT, "'loyalty'", "change or delete")
+    patch = api.patch(f"{groups}/Loyalty", json={"traits": {"points": {"dataType": ""}}})
+    assert_error(patch, 400, Code.BAD_REQUEST, "'loyalty'", "being deleted")
+    # A trait no mapping writes goes as before; once the mapping is gone, so can the group.
+    assert api.patch(f"{groups}/Loyalty", json={"traits": {"tier": {"dataType": ""}}}).status_code == 202
+    assert api.delete(f"{mappings_path(store)}/{mapping_id}").status_code == 202
+    assert api.delete(f"{groups}/Loyalty").status_code == 202

@@ -416,3 +416,15 @@ def test_a_parquet_file_in_s3_syncs(dapi, runner, tmp_path):
         mapping = create_mapping(dapi, store, dataset["id"], {"email": "email"})
         assert sync_now(dapi, runner, store, mapping)["progress"]["rowsWritten"] == 5
     assert sorted(by_email(dapi, store)) == [f"p{i}@s3.example" for i in range(1, 6)]
+
+
+def test_suggestions_for_a_dataset_read_its_columns_and_samples(dapi, files):
+    fill(f"sqlite:///{files / 'crm.db'}", "contacts", people(3))
+    store = dapi.create_store()
+    dataset = create_dataset(dapi, store, {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"})
+    response = dapi.post(f"/v1/ControlPlane/Stores/{store}/DataMappingSuggestions", json={"datasetId": dataset["id"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    suggested = {(m["mapping"]["expression"], m["mapping"]["traitName"]) for m in body["mappingTo"]["mappings"]}
+    assert ("email", "email") in suggested and ("first_name", "firstName") in suggested, body
+    assert body["mappingFrom"] == {"type": "DATASET_WAREHOUSE", "datasetId": dataset["id"]}

@@ -54,3 +54,26 @@ def test_import_command_shows_the_servers_refusal(server, account, store, tmp_pa
     result = run_cli(server, account, str(csv_file), "--store", store, "--map", "email=Contact.email", "--map", "x=Contact.shoeSize")
     assert result.returncode == 1
     assert "400" in result.stdout and "shoeSize" in result.stdout
+
+
+def test_import_command_takes_an_ingress_data_mapping(server, account, api, store, tmp_path):
+    mapping = {
+        "displayName": "people-csv",
+        "mappingFrom": {"type": "INGRESS", "columns": ["email", "first_name"]},
+        "mappingTo": {
+            "type": "TRAITS",
+            "mappings": [
+                {"expression": "email", "traitGroup": "Contact", "traitName": "email"},
+                {"expression": "first_name", "traitGroup": "Contact", "traitName": "firstName"},
+            ],
+        },
+    }
+    created = api.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=mapping)
+    mapping_id = api.get(created.headers["Location"].replace(api.base_url, "")).json()["result"]["id"]
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("email,first_name\na@example.com,Ann\n")
+    result = run_cli(server, account, str(csv_file), "--store", store, "--data-mapping", mapping_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 of 1 rows processed" in result.stdout
+    both = run_cli(server, account, str(csv_file), "--store", store, "--data-mapping", mapping_id, "--map", "email=Contact.email")
+    assert both.returncode != 0 and "not both" in both.stdout + both.stderr

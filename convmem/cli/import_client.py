@@ -99,14 +99,12 @@ def _upload(url: str, path: Path, size: int, progress: Progress) -> None:
             raise ImportCommandError(f"Upload refused: {_message(error)}") from None
 
 
-def run_import(console: Console, client: Client, path: Path, store: str, mappings: list[dict]) -> int:
-    """Import ``path`` into ``store``; returns the exit status (0 when COMPLETED)."""
+def run_import(console: Console, client: Client, path: Path, store: str, mapped_by: dict) -> int:
+    """Import ``path`` into ``store``; returns the exit status (0 when COMPLETED).
+
+    ``mapped_by`` is how columns map to traits: ``{"columnMappings": [...]}`` or ``{"dataMappingId": …}``."""
     size = path.stat().st_size
-    created = client.call(
-        "POST",
-        f"/v1/Stores/{store}/Profiles/Imports",
-        {"filename": path.name, "fileSize": size, "columnMappings": mappings},
-    )
+    created = client.call("POST", f"/v1/Stores/{store}/Profiles/Imports", {"filename": path.name, "fileSize": size} | mapped_by)
     import_id = created["importId"]
     console.print(f"Import [bold]{import_id}[/bold] created")
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())

@@ -204,7 +204,10 @@ def jobs_retry(job_id: str = typer.Argument(..., help="An import's mem_import_�
 def import_file(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The CSV file to import."),
     store: str = typer.Option(..., "--store", help="The store's mem_store_… id."),
-    mapping: list[str] = typer.Option(..., "--map", help="column=Group.trait, once per imported column."),
+    mapping: list[str] = typer.Option(None, "--map", help="column=Group.trait, once per imported column."),
+    data_mapping: str = typer.Option(
+        None, "--data-mapping", help="An INGRESS data mapping's mem_datamapping_… id, in place of --map."
+    ),
     url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The convmem server."),
     account: str = typer.Option(None, "--account", envvar="CONVMEM_ACCOUNT_SID", help="Account SID (AC…) or API key (SK…)."),
     token: str = typer.Option(None, "--token", envvar="CONVMEM_AUTH_TOKEN", help="Auth token or API key secret."),
@@ -219,12 +222,14 @@ def import_file(
 
     if not account or not token:
         raise typer.BadParameter("give --account and --token, or set CONVMEM_ACCOUNT_SID and CONVMEM_AUTH_TOKEN")
+    if bool(mapping) == bool(data_mapping):
+        raise typer.BadParameter("give --map (once per column) or --data-mapping, not both")
     try:
-        mappings = [parse_mapping(text) for text in mapping]
+        mapped_by = {"dataMappingId": data_mapping} if data_mapping else {"columnMappings": [parse_mapping(text) for text in mapping]}
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     try:
-        status = run_import(console, Client(url, account, token), file, store, mappings)
+        status = run_import(console, Client(url, account, token), file, store, mapped_by)
     except ImportCommandError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None

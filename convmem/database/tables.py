@@ -367,6 +367,9 @@ class Import(Base):
     filename: Mapped[str] = mapped_column(String(255))
     file_size: Mapped[int] = mapped_column(BigInteger)
     column_mappings: Mapped[list] = mapped_column(JSON)
+    # The INGRESS data mapping the column mappings were taken from (convmem extension); kept as the id
+    # it was, since the mapping may be changed or deleted after the import.
+    data_mapping_sid: Mapped[str | None] = mapped_column(String(48))
     status: Mapped[str] = mapped_column(String(16), default="PENDING")
     blob_key: Mapped[str] = mapped_column(String(255))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))

@@ -10,7 +10,12 @@ from convmem.datamappings.schemas import (
     DataMappingBody,
     DataMappingCore,
     DataMappingList,
+    DataMappingSuggestionToTraitsResult,
+    DataMappingSuggestionTraitItem,
     DataMappingType,
+    MappingSuggestions,
+    MappingTraitItem,
+    SuggestMappingsRequest,
 )
 from convmem.kit.timefmt import iso
 from convmem.operations.service import record_completed
@@ -32,6 +37,7 @@ from convmem.web.pagination import page_body
 from convmem.web.params import DATA_MAPPING_ID
 
 router = APIRouter(prefix="/v1/ControlPlane/Stores/{storeId}/DataMappings", tags=["DataMapping"])
+suggestions_router = APIRouter(prefix="/v1/ControlPlane/Stores/{storeId}/DataMappingSuggestions", tags=["DataMapping"])
 
 
 def mapping_path(store_sid: str, mapping_sid: str) -> str:
@@ -54,9 +60,12 @@ def mapping_body(mapping: DataMapping) -> DataMappingBody:
 
 @router.get("", response_model=DataMappingList, response_model_exclude_none=True)
 def list_data_mappings(
-    request: Request, session: ReadSession, store: OwnedStore, type: DataMappingType | None = Query(default=None)
+    request: Request,
+    session: ReadSession,
+    store: OwnedStore,
+    mapping_type: DataMappingType | None = Query(default=None, alias="type"),
 ):
-    page_request = control_plane_page(request, cursor_type=int, filters={"type": type.value} if type else {})
+    page_request = control_plane_page(request, cursor_type=int, filters={"type": mapping_type.value} if mapping_type else {})
     page = service.list_page(session, store, page_request, page_request.filters.get("type"))
     return DataMappingList(**page_body("dataMappings", [mapping_body(m) for m in page.items], page))
 
@@ -102,3 +111,23 @@ def delete_data_mapping(
     service.delete_mapping(session, mapping)
     operation = record_completed(session, principal, "DeleteDataMapping", mapping.sid, None)
     return accepted(request, operation, "Data mapping deletion request accepted for processing.")
+
+
+@suggestions_router.post("", response_model=MappingSuggestions)
+def suggest_data_mappings(session: ReadSession, store: OwnedStore, body: SuggestMappingsRequest = Body()):
+    """convmem extension: which source column most likely feeds which trait, with a confidence and a rationale.
+    Nothing is stored; the answer's ``mappingFrom`` and ``mappingTo.mappings[].mapping`` make a create body."""
+    suggested = service.suggest_mappings(session, store, body)
+    items = [
+        DataMappingSuggestionTraitItem(
+            mapping=MappingTraitItem(expression=s.expression, traitGroup=s.trait_group, traitName=s.trait_name),
+            confidence=s.confidence,
+            rationale=s.rationale,
+        )
+        for s in suggested.suggestions
+    ]
+    return MappingSuggestions(
+        mappingFrom=suggested.mapping_from,
+        mappingTo=DataMappingSuggestionToTraitsResult(mappings=items),
+        unmappedColumns=suggested.unmapped_columns,
+    )

@@ -1,6 +1,6 @@
 """SQL of data mappings."""
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import DataMapping
@@ -16,26 +16,9 @@ def find_by_name(session: Session, store_pk: int, display_name: str) -> DataMapp
     )
 
 
-def list_for_store(session: Session, store_pk: int, mapping_type: str | None = None) -> list[DataMapping]:
-    """Every mapping of the store (of one ``mappingFrom.type`` when given), oldest first."""
-    stmt = select(DataMapping).where(DataMapping.store_id == store_pk)
-    if mapping_type is not None:
-        stmt = stmt.where(DataMapping.type == mapping_type)
-    return list(session.scalars(stmt.order_by(DataMapping.id)))
-
-
 def list_page_query(store_pk: int, mapping_type: str | None = None):
     """The rows a page of the list is cut from (keyset on ``DataMapping.id``)."""
     stmt = select(DataMapping.id, DataMapping).where(DataMapping.store_id == store_pk)
     if mapping_type is not None:
         stmt = stmt.where(DataMapping.type == mapping_type)
     return stmt
-
-
-def list_for_dataset(session: Session, dataset_id: str) -> list[DataMapping]:
-    """The mappings that read a dataset (``mappingFrom.datasetId``), oldest first."""
-    return list(session.scalars(select(DataMapping).where(DataMapping.dataset_id == dataset_id).order_by(DataMapping.id)))
-
-
-def count_for_store(session: Session, store_pk: int) -> int:
-    return session.scalar(select(func.count()).select_from(DataMapping).where(DataMapping.store_id == store_pk))

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from convmem.kit.ids import PATTERNS
 from convmem.kit.text import storable
@@ -110,3 +110,52 @@ class DataMappingBody(BaseModel):
 class DataMappingList(BaseModel):
     dataMappings: list[DataMappingBody]
     meta: dict[str, Any]
+
+
+# --- Mapping suggestions (a convmem extension: the contract defines the result's shapes, no operation) ---
+
+MAX_CSV_SAMPLE = 64 * 1024
+Scalar = str | float | bool | None
+
+
+class SuggestionColumn(_Closed):
+    name: ColumnName
+    type: Literal["STRING", "NUMBER", "BOOLEAN", "DATE", "ARRAY"] | None = Field(
+        default=None, description="The type the source declares for the column, when it declares one"
+    )
+    samples: list[Scalar | list[Scalar]] = Field(default_factory=list, max_length=20, description="A few of its values")
+
+
+class SuggestMappingsRequest(_Closed):
+    """What to suggest mappings for: described columns, a CSV sample (header and a few rows), or a dataset."""
+
+    columns: list[SuggestionColumn] | None = Field(default=None, min_length=1, max_length=100)
+    csvSample: Annotated[Text, Field(min_length=1, max_length=MAX_CSV_SAMPLE)] | None = None
+    datasetId: DatasetId | None = None
+    minConfidence: float = Field(default=0.6, ge=0, le=1, description="Suggestions below it are left out")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if sum(source is not None for source in (self.columns, self.csvSample, self.datasetId)) != 1:
+            raise ValueError("send exactly one of 'columns', 'csvSample' or 'datasetId'")
+        return self
+
+
+class DataMappingSuggestionTraitItem(BaseModel):
+    mapping: MappingTraitItem
+    confidence: float = Field(ge=0, le=1)
+    rationale: str
+
+
+class DataMappingSuggestionToTraitsResult(BaseModel):
+    type: Literal["TRAITS"] = "TRAITS"
+    mappings: list[DataMappingSuggestionTraitItem]
+
+
+class MappingSuggestions(BaseModel):
+    """``mappingFrom`` and ``mappingTo`` as the contract's ``DataMappingSuggestion`` shapes them (not stored, so
+    no id or expiry); ``unmappedColumns`` are the source's columns no trait was suggested for."""
+
+    mappingFrom: dict[str, Any]
+    mappingTo: DataMappingSuggestionToTraitsResult
+    unmappedColumns: list[str]

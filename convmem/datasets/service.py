@@ -29,14 +29,6 @@ from convmem.datasets.sources import Source, SourceColumn, SourceError, open_sou
 from convmem.kit.ids import Prefix, new_id
 from convmem.web.errors import ApiError, Code, bad_request, not_found
 
-# A STRING trait takes any scalar as its text; the other types need their own kind of value.
-_FITS: dict[str, frozenset[str]] = {
-    "STRING": frozenset({"STRING", "NUMBER", "BOOLEAN", "DATE"}),
-    "NUMBER": frozenset({"NUMBER"}),
-    "BOOLEAN": frozenset({"BOOLEAN"}),
-    "ARRAY": frozenset({"ARRAY"}),
-}
-
 
 @dataclass(frozen=True)
 class SourceAccess:
@@ -151,25 +143,24 @@ def public_source(dataset: Dataset) -> dict:
     return dict(dataset.source)
 
 
-def check_mapping_source(session: Session, store: Store, dataset_sid: str, items: list) -> None:
-    """A DATASET_* mapping's checks (the seam ``datamappings.service.check_dataset_mapping``): the
-    store has the dataset; each expression is a column of it or a valid expression over its
-    columns; a column's kind of value fits its trait's dataType."""
+def mapped_kinds(session: Session, store: Store, dataset_sid: str, expressions: list[tuple[str, str]]) -> list[str | None]:
+    """For each (where, expression) read from the store's dataset ``dataset_sid``: the kind of value it
+    gives (a column's: STRING, NUMBER, BOOLEAN, DATE, ARRAY; None for a SQL expression, or a column
+    of another kind, which only a sync can tell). 400 when the store has no such dataset or an
+    expression is neither a column of it nor a valid expression over its columns."""
     dataset = repository.dataset(session, store.id, dataset_sid)
     if dataset is None:
         raise bad_request(f"mappingFrom.datasetId: the store has no dataset '{dataset_sid}' (create it under …/Datasets)")
     kinds = {c["name"]: c["kind"] for c in dataset.columns}
-    dialect = dataset_dialect(dataset)
-    for item in items:
+    found = []
+    for where, expression in expressions:
         try:
-            chosen = selection(item.expression, list(kinds), dialect)
+            chosen = selection(expression, list(kinds), dataset_dialect(dataset))
         except InvalidExpression as error:
-            raise bad_request(f"{item.where}.expression: {error}") from None
-        data_type = item.definition.get("dataType", "STRING")
-        if chosen.column is not None and kinds[chosen.column] in _FITS and kinds[chosen.column] not in _FITS.get(data_type, ()):
-            raise bad_request(
-                f"{item.where}: column '{chosen.column}' holds {kinds[chosen.column]} values, which a {data_type} trait does not take"
-            )
+            raise bad_request(f"{where}.expression: {error}") from None
+        kind = kinds[chosen.column] if chosen.column is not None else None
+        found.append(None if kind == "OTHER" else kind)
+    return found
 
 
 def dataset_dialect(dataset: Dataset) -> str:

@@ -73,6 +73,7 @@ def fetch_import(request: Request, session: ReadSession, store: OwnedStore, impo
         updatedAt=iso(imported.updated_at),
         fileSize=imported.file_size,
         columnMappings=imported.column_mappings,
+        dataMappingId=imported.data_mapping_sid,
         summary=ImportSummary(errors=imported.errors, warnings=imported.warnings),
         progress=ImportProgress(processedRows=imported.processed_rows, totalRows=imported.total_rows),
         errorReportUrl=absolute(request, f"/v1/Stores/{store.sid}/Profiles/Imports/{imported.sid}/Errors"),

@@ -17,9 +17,16 @@ from convmem.background import jobs
 from convmem.background.blobstore import BlobStore, blob_key
 from convmem.database.engine import Database
 from convmem.database.tables import Import, Store, utcnow
+from convmem.datamappings import service as datamappings
+from convmem.datamappings.schemas import DataMappingType
 from convmem.imports import repository
 from convmem.imports.repository import KIND
-from convmem.imports.schemas import CreateImportRequest, ImportStatus
+from convmem.imports.schemas import (
+    MAX_COLUMN_NAME,
+    ColumnMappingItem,
+    CreateImportRequest,
+    ImportStatus,
+)
 from convmem.kit.ids import Prefix, new_id
 from convmem.profiles.context import StoreContext, load_context
 from convmem.traitgroups.service import normalize_trait_name
@@ -32,7 +39,11 @@ log = logging.getLogger("convmem.imports")
 
 def create(session: Session, principal: Principal, store: Store, body: CreateImportRequest) -> Import:
     """Check the mappings and record the import with its job, in the caller's transaction."""
-    mappings = check_mappings(load_context(session, store), body)
+    if body.dataMappingId is not None:
+        items = ingress_column_mappings(session, store, body.dataMappingId)
+        mappings = check_mappings(load_context(session, store), items, f"data mapping {body.dataMappingId}: mappings")
+    else:
+        mappings = check_mappings(load_context(session, store), body.columnMappings, "columnMappings")
     import_sid = new_id(Prefix.IMPORT)
     job = jobs.enqueue(session, sid=import_sid, kind=KIND, store_pk=store.id, payload={"importId": import_sid}, waiting=True)
     now = utcnow()
@@ -42,6 +53,7 @@ def create(session: Session, principal: Principal, store: Store, body: CreateImp
         filename=body.filename,
         file_size=body.fileSize,
         column_mappings=mappings,
+        data_mapping_sid=body.dataMappingId,
         status="PENDING",
         blob_key=blob_key(principal.account_sid, store.sid, import_sid, body.filename),
         job_id=job.id,
@@ -55,13 +67,36 @@ def create(session: Session, principal: Principal, store: Store, body: CreateImp
     return imported
 
 
-def check_mappings(ctx: StoreContext, body: CreateImportRequest) -> list[dict]:
-    """Each column named once, each trait existing and mapped once, at least one identifier."""
+def ingress_column_mappings(session: Session, store: Store, mapping_sid: str) -> list[ColumnMappingItem]:
+    """The column mappings an INGRESS data mapping stands for (``expression`` is the CSV column)."""
+    mapping = datamappings.find_mapping(session, store, mapping_sid)
+    if mapping is None:
+        raise bad_request(f"Invalid 'dataMappingId': no data mapping '{mapping_sid}' in store '{store.sid}'")
+    if mapping.type != DataMappingType.INGRESS:
+        raise bad_request(
+            f"Invalid 'dataMappingId': data mapping '{mapping_sid}' reads a dataset ({mapping.type}); an import needs an INGRESS mapping"
+        )
+    if not mapping.is_enabled:
+        raise bad_request(f"Invalid 'dataMappingId': data mapping '{mapping_sid}' is disabled (isEnabled: false)")
+    items = []
+    for index, item in enumerate(mapping.mapping_to["mappings"]):
+        if len(item["expression"]) > MAX_COLUMN_NAME:
+            raise bad_request(
+                f"Invalid 'dataMappingId': mappings[{index}] reads the column '{item['expression'][:80]}…', longer than "
+                f"the {MAX_COLUMN_NAME} characters an import's column name may have"
+            )
+        items.append(ColumnMappingItem(columnName=item["expression"], traitGroup=item["traitGroup"], traitName=item["traitName"]))
+    return items
+
+
+def check_mappings(ctx: StoreContext, items: list[ColumnMappingItem], field: str) -> list[dict]:
+    """Each column named once, each trait existing and mapped once, at least one identifier.
+    Problems name the item as ``{field}[index]``."""
     columns: set[str] = set()
     traits: set[tuple[str, str]] = set()
     mappings = []
-    for index, item in enumerate(body.columnMappings):
-        where = f"columnMappings[{index}]"
+    for index, item in enumerate(items):
+        where = f"{field}[{index}]"
         column = item.columnName.strip()
         if column in columns:
             raise bad_request(f"{where}: column '{column}' is mapped twice; map each column once")
@@ -82,7 +117,7 @@ def check_mappings(ctx: StoreContext, body: CreateImportRequest) -> list[dict]:
         raise ApiError(
             400,
             Code.NO_IDENTIFIER,
-            "columnMappings must map at least one column to a trait promoted to an identifier (for example Contact.email)",
+            f"{field} must map at least one column to a trait promoted to an identifier (for example Contact.email)",
         )
     return mappings
 

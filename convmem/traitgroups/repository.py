@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from convmem.database.tables import Job, Profile, TraitGroup
+from convmem.database.tables import DataMapping, Job, Profile, TraitGroup
 from convmem.history import record
 
 # The job kind that removes values of deleted groups and traits (``traitgroups.purge``).
@@ -22,6 +22,18 @@ def find_group(session: Session, store_pk: int, name: str) -> TraitGroup | None:
 
 def count_groups(session: Session, store_pk: int) -> int:
     return session.scalar(select(func.count()).select_from(TraitGroup).where(TraitGroup.store_id == store_pk))
+
+
+def mapping_names_writing(session: Session, store_pk: int, group: str, traits: Collection[str] | None = None) -> list[str]:
+    """The display names of the store's data mappings that write to ``group`` (to one of ``traits`` when given)."""
+    names = []
+    for name, mapping_to in session.execute(
+        select(DataMapping.display_name, DataMapping.mapping_to).where(DataMapping.store_id == store_pk).order_by(DataMapping.id)
+    ):
+        items = mapping_to.get("mappings", [])
+        if any(item["traitGroup"] == group and (traits is None or item["traitName"] in traits) for item in items):
+            names.append(name)
+    return names
 
 
 def purges_not_done(session: Session, store_pk: int) -> list[Job]:

@@ -287,6 +287,10 @@ def patch_group(session: Session, store: Store, group: TraitGroup, body: PatchTr
             raise ApiError(
                 400, Code.UNKNOWN_TRAIT, f"Invalid 'traits.{name}': trait group '{group.name}' has no trait to delete by that name"
             )
+    if removed and (users := repository.mapping_names_writing(session, store.id, group.name, removed)):
+        raise bad_request(
+            f"Invalid 'traits': data mapping(s) {_quoted(users)} write to a trait being deleted; change their mappingTo first"
+        )
     if len(traits) > MAX_TRAITS_PER_GROUP:
         raise ApiError(
             400,
@@ -306,8 +310,18 @@ def patch_group(session: Session, store: Store, group: TraitGroup, body: PatchTr
 
 
 def delete_group(session: Session, store: Store, group: TraitGroup) -> Removal:
+    if users := repository.mapping_names_writing(session, store.id, group.name):
+        raise ApiError(
+            409,
+            Code.CONFLICT,
+            f"Trait group '{group.name}' is written by data mapping(s) {_quoted(users)}; change or delete them first",
+        )
     session.delete(group)
     return Removal(group.name)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def _clear_stale_values(session: Session, store_pk: int, group: str, names: Collection[str] | None) -> None:

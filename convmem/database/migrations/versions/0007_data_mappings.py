@@ -1,4 +1,5 @@
-"""data mappings: a source's fields mapped to a store's traits (the DataMappings operations)
+"""data mappings: a source's fields mapped to a store's traits (the DataMappings operations), and the
+INGRESS mapping an import took its column mappings from
 
 Revision ID: 0007_data_mappings
 Revises: 0005_idempotency
@@ -36,9 +37,13 @@ def upgrade() -> None:
     op.create_index("ix_data_mappings_store", "data_mappings", ["store_id", "id"])
     op.create_index("ix_data_mappings_store_type", "data_mappings", ["store_id", "type", "id"])
     op.create_index("ix_data_mappings_dataset", "data_mappings", ["dataset_id"])
+    with op.batch_alter_table("imports") as batch_op:
+        batch_op.add_column(sa.Column("data_mapping_sid", sa.String(48), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("imports") as batch_op:
+        batch_op.drop_column("data_mapping_sid")
     op.drop_index("ix_data_mappings_dataset", table_name="data_mappings")
     op.drop_index("ix_data_mappings_store_type", table_name="data_mappings")
     op.drop_index("ix_data_mappings_store", table_name="data_mappings")
