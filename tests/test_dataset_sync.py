@@ -97,6 +97,13 @@ def dapi(own_backend, own_account, tmp_path, files):
 
 
 @pytest.fixture
+def shared_api(backend, account, tmp_path, files):
+    """For tests that run no job: the session's database (no fresh one to make), the test's own account."""
+    with app_api(backend, tmp_path, account, dataset_file_root=files) as api:
+        yield api
+
+
+@pytest.fixture
 def runner(own_backend, tmp_path, files):
     return sync_runner(own_backend, tmp_path, files, chunk_size=4)
 
@@ -318,27 +325,27 @@ INJECTIONS = [
 ]
 
 
-def test_expressions_that_are_not_one_scalar_over_the_source_are_refused(dapi, files):
+def test_expressions_that_are_not_one_scalar_over_the_source_are_refused(shared_api, files):
     fill(f"sqlite:///{files / 'crm.db'}", "contacts", people(1))
-    store = dapi.create_store()
-    dataset = create_dataset(dapi, store, {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"})
+    store = shared_api.create_store()
+    dataset = create_dataset(shared_api, store, {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"})
     for expression in INJECTIONS:
         body = {
             "displayName": "m",
             "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": dataset["id"]},
             "mappingTo": {"type": "TRAITS", "mappings": [{"expression": expression, "traitGroup": "Contact", "traitName": "email"}]},
         }
-        response = dapi.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=body)
+        response = shared_api.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=body)
         assert response.status_code == 400, (expression, response.text)
         assert "expression" in response.json()["message"], expression
-    assert dapi.get(f"/v1/ControlPlane/Stores/{store}/DataMappings").json()["dataMappings"] == []
+    assert shared_api.get(f"/v1/ControlPlane/Stores/{store}/DataMappings").json()["dataMappings"] == []
 
 
-def test_credentials_are_sealed_and_files_outside_the_root_are_refused(dapi, files, own_backend, tmp_path):
-    store = dapi.create_store()
+def test_credentials_are_sealed_and_files_outside_the_root_are_refused(shared_api, files, backend, tmp_path):
+    store = shared_api.create_store()
     outside = tmp_path / "secret.csv"
     outside.write_text("id,email\n1,a@b.c\n")
-    refused = dapi.post(
+    refused = shared_api.post(
         f"/v1/ControlPlane/Stores/{store}/Datasets",
         json={"displayName": "x", "source": {"type": "FILE", "location": "../secret.csv", "format": "CSV"}, "keyColumn": "id"},
     )
@@ -346,13 +353,13 @@ def test_credentials_are_sealed_and_files_outside_the_root_are_refused(dapi, fil
 
     (files / "people.csv").write_text("id,email\n1,a@b.c\n")
     dataset = create_dataset(
-        dapi, store, {"type": "FILE", "location": "people.csv", "format": "CSV", "accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "hunter2-secret"}
+        shared_api, store, {"type": "FILE", "location": "people.csv", "format": "CSV", "accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "hunter2-secret"}
     )
     assert dataset["hasCredentials"] is True and "hunter2" not in str(dataset) and "AKIA" not in str(dataset)
-    with own_backend.db.reading() as session:
-        stored = session.execute(text("SELECT source, sealed_credentials FROM datasets")).one()
+    with backend.db.reading() as session:
+        stored = session.execute(text("SELECT source, sealed_credentials FROM datasets WHERE sid = :sid"), {"sid": dataset["id"]}).one()
     assert "hunter2" not in str(stored) and stored[1].startswith("gAAAA")
-    fetched = dapi.get(f"/v1/ControlPlane/Stores/{store}/Datasets/{dataset['id']}").json()
+    fetched = shared_api.get(f"/v1/ControlPlane/Stores/{store}/Datasets/{dataset['id']}").json()
     assert fetched["columns"][1] == {"name": "email", "type": "VARCHAR", "kind": "STRING", "samples": ["a@b.c"]}
 
 
@@ -418,11 +425,11 @@ def test_a_parquet_file_in_s3_syncs(dapi, runner, tmp_path):
     assert sorted(by_email(dapi, store)) == [f"p{i}@s3.example" for i in range(1, 6)]
 
 
-def test_suggestions_for_a_dataset_read_its_columns_and_samples(dapi, files):
+def test_suggestions_for_a_dataset_read_its_columns_and_samples(shared_api, files):
     fill(f"sqlite:///{files / 'crm.db'}", "contacts", people(3))
-    store = dapi.create_store()
-    dataset = create_dataset(dapi, store, {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"})
-    response = dapi.post(f"/v1/ControlPlane/Stores/{store}/DataMappingSuggestions", json={"datasetId": dataset["id"]})
+    store = shared_api.create_store()
+    dataset = create_dataset(shared_api, store, {"type": "SQL", "url": "sqlite:///crm.db", "table": "contacts"})
+    response = shared_api.post(f"/v1/ControlPlane/Stores/{store}/DataMappingSuggestions", json={"datasetId": dataset["id"]})
     assert response.status_code == 200, response.text
     body = response.json()
     suggested = {(m["mapping"]["expression"], m["mapping"]["traitName"]) for m in body["mappingTo"]["mappings"]}
