@@ -1,5 +1,7 @@
 """Data mappings, driven through the official twilio SDK and checked against Twilio's spec."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.memory.v1.data_mapping import DataMappingList
@@ -76,6 +78,8 @@ def test_the_five_operations_through_the_sdk(twilio_client, store, server):
         assert error.status == 412
 
     assert [m.id for m in mem.data_mappings(store).list()] == [mapping_id]
+    assert [m.id for m in mem.data_mappings(store).list(type="INGRESS", order_by="ASC")] == [mapping_id]
+    assert mem.data_mappings(store).list(type="DATASET_WAREHOUSE") == []
     deleted = mem.data_mappings(store, mapping_id).delete()
     assert deleted["message"] == "Data mapping deletion request accepted for processing."
     try:
@@ -313,3 +317,10 @@ def test_a_trait_group_or_trait_a_mapping_writes_cannot_be_deleted(api, store):
     assert api.patch(f"{groups}/Loyalty", json={"traits": {"tier": {"dataType": ""}}}).status_code == 202
     assert api.delete(f"{mappings_path(store)}/{mapping_id}").status_code == 202
     assert api.delete(f"{groups}/Loyalty").status_code == 202
+
+
+def test_concurrent_creates_of_one_name_make_one_mapping(api, store):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(lambda _: api.post(mappings_path(store), json=ingress("racy")).status_code, range(4)))
+    assert statuses == [202, 409, 409, 409]
+    assert [m["displayName"] for m in api.get(mappings_path(store)).json()["dataMappings"]] == ["racy"]

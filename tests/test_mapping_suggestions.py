@@ -1,5 +1,6 @@
 """Mapping suggestions: the pure suggester, and the ``…/DataMappingSuggestions`` extension endpoint."""
 
+import jsonschema
 import pytest
 
 from convmem.datamappings.suggestions import (
@@ -11,6 +12,7 @@ from convmem.datamappings.suggestions import (
 )
 from convmem.traitgroups.schemas import DEFAULT_CONTACT_GROUP
 from convmem.web.errors import Code
+from tests.contract import official_spec
 from tests.test_control_plane_stores import assert_error
 
 SCHEMA = {
@@ -156,3 +158,10 @@ def test_the_extension_is_in_the_servers_openapi(api):
     operation = schema["paths"]["/v1/ControlPlane/Stores/{storeId}/DataMappingSuggestions"]["post"]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/MappingSuggestions"}
     assert set(schema["paths"]["/v1/ControlPlane/Stores/{storeId}/DataMappings/{dataMappingId}"]) == {"get", "patch", "delete"}
+
+
+def test_the_answer_has_the_shapes_of_the_contracts_suggestion_schemas(api, store):
+    body = api.post(suggestions_path(store), json={"csvSample": CRM_CSV}).json()
+    components = official_spec()["components"]
+    for part, schema in (("mappingFrom", "DataMappingFromTypes"), ("mappingTo", "DataMappingSuggestionResultTypes")):
+        jsonschema.validate(body[part], {"$ref": f"#/components/schemas/{schema}", "components": components})
