@@ -26,6 +26,7 @@ from convmem.datasets.sources import SqlSource
 from convmem.kit.clock import WriteClock
 from tests.conftest import POSTGRES_URL
 from tests.inprocess import app_api
+from tests.test_outages import run_cli
 
 MYSQL_ADMIN_URL = os.environ.get("CONVMEM_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -221,7 +222,7 @@ def test_a_mariadb_table_syncs(dapi, runner):
         assert errors[0]["rowKey"] == "7" and "identifier" in errors[0]["reason"]
 
 
-def test_a_source_that_goes_away_mid_sync_fails_clearly_and_the_next_sync_resumes(dapi, runner, files, own_backend, monkeypatch):
+def test_a_source_that_goes_away_mid_sync_fails_clearly_and_the_next_sync_resumes(dapi, runner, files, own_backend, monkeypatch, tmp_path):
     url = f"sqlite:///{files / 'crm.db'}"
     fill(url, "contacts", people(10))
     store = dapi.create_store()
@@ -244,6 +245,8 @@ def test_a_source_that_goes_away_mid_sync_fails_clearly_and_the_next_sync_resume
     failed = dapi.get(started.headers["Location"].replace(dapi.base_url, "")).json()
     assert failed["status"] == "FAILED" and "could not be read" in failed["failureReason"] and "contacts" in failed["failureReason"], failed
     assert failed["progress"]["rowsWritten"] == 4
+    refused = run_cli(own_backend, tmp_path, "jobs", "retry", failed["id"])
+    assert refused.returncode == 1 and "start a new sync" in refused.stdout, refused.stdout + refused.stderr
 
     execute(url, "ALTER TABLE contacts_gone RENAME TO contacts")
     resumed = sync_now(dapi, runner, store, mapping)
