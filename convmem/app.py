@@ -21,6 +21,8 @@ from convmem.config import Settings, get_settings
 from convmem.console.endpoints import install_console
 from convmem.database.engine import Database
 from convmem.database.faults import is_unavailable
+from convmem.datasets.credentials import CredentialSeal
+from convmem.datasets.service import SourceAccess
 from convmem.kit.clock import WriteClock
 from convmem.memory.embeddings import embedder_for
 from convmem.profiles.addressing import ProfileMoved
@@ -90,6 +92,7 @@ def create_app(
     app.state.embedder = embedder_for(settings)
     app.state.rate_limits = RateLimits(settings)
     app.state.page_tokens = PageTokens(signing_key(settings))
+    app.state.dataset_access = SourceAccess(CredentialSeal(signing_key(settings)), settings.resolved_dataset_file_root)
 
     _install_error_handlers(app)
     _install_routes(app)
@@ -132,6 +135,8 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.datamappings.endpoints import (
         suggestions_router as mapping_suggestions_router,
     )
+    from convmem.datasets.endpoints import router as datasets_router
+    from convmem.datasets.endpoints import syncs_router
     from convmem.history.endpoints import router as history_router
     from convmem.history.endpoints import settings_router as history_settings_router
     from convmem.identifiers.endpoints import router as identifiers_router
@@ -156,6 +161,8 @@ def _install_routes(app: FastAPI) -> None:
         history_settings_router,
         traitgroups_router,
         datamappings_router,
+        datasets_router,
+        syncs_router,
         mapping_suggestions_router,
         operations_router,
         lookup_router,

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = 5
     # How long an Idempotency-Key replays its write's answer (and refuses another request).
     idempotency_ttl_seconds: int = 24 * 3600
+    # Datasets (docs/data-mappings.md): local files (CSV, Parquet, SQLite) are read only under this
+    # folder (default: data_dir/datasets); the worker looks for data mappings due a sync this often.
+    dataset_file_root: Path | None = None
+    dataset_sync_check_seconds: float = 5.0
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -64,6 +68,10 @@ class Settings(BaseSettings):
     @property
     def allowed_host_list(self) -> list[str] | None:
         return None if self.allowed_hosts is None else _comma_list(self.allowed_hosts)
+
+    @property
+    def resolved_dataset_file_root(self) -> Path:
+        return self.dataset_file_root or self.data_dir / "datasets"
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,6 +8,8 @@ from convmem.background.worker import Task
 
 def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.bulk.job import BULK_JOBS
+    from convmem.datasets.job import SYNC_JOBS
+    from convmem.datasets.schedule import SyncScheduler
     from convmem.history.retention import HistoryRetention
     from convmem.imports.job import IMPORT_JOBS
     from convmem.memory.embedding_task import embed_pending
@@ -16,6 +18,7 @@ def all_tasks(env: JobEnv) -> list[Task]:
 
     return [
         partial(embed_pending, env.db, env.embedder),
-        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS], env),
+        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS, SYNC_JOBS], env),
+        SyncScheduler(env.db, env.settings.dataset_sync_check_seconds),
         HistoryRetention(env.db),
     ]

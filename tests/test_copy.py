@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -27,7 +28,14 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.jobs_support import create_import, mappings, upload, wait_bulk, wait_import
+from tests.jobs_support import (
+    create_import,
+    mappings,
+    upload,
+    wait_bulk,
+    wait_for,
+    wait_import,
+)
 from tests.profile_helpers import create_profile
 
 NO_EMBEDDINGS = {"CONVMEM_EMBEDDINGS": "off"}
@@ -42,7 +50,7 @@ def run_copy(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def populate(api: Api) -> tuple[str, list]:
+def populate(api: Api, data_dir: Path) -> tuple[str, list]:
     """Fill a store through the API; returns it and the reads to repeat on a copy."""
     store = api.create_store()
     by_email = create_profile(api, store, email="ann@example.com", firstName="Ann")
@@ -79,6 +87,18 @@ def populate(api: Api) -> tuple[str, list]:
         "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
     }
     assert api.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=mapping).status_code == 202
+    # A dataset, a mapping of it and the sync the worker starts for it, with a row error.
+    (data_dir / "datasets").mkdir()
+    (data_dir / "datasets" / "crm.csv").write_text("id,mail\n1,synced@example.com\n2,\n")
+    dataset = api.post(
+        f"/v1/ControlPlane/Stores/{store}/Datasets",
+        json={"displayName": "crm", "source": {"type": "FILE", "location": "crm.csv", "format": "CSV"}, "keyColumn": "id"},
+    ).json()["id"]
+    synced = dict(mapping, displayName="crm-sync", mappingFrom={"type": "DATASET_CLOUDAPP", "datasetId": dataset})
+    created = api.post(f"/v1/ControlPlane/Stores/{store}/DataMappings", json=synced)
+    synced_id = api.get(created.headers["Location"].replace(api.base_url, "")).json()["result"]["id"]
+    syncs = f"/v1/ControlPlane/Stores/{store}/DataMappings/{synced_id}/Syncs"
+    sync = wait_for(lambda: next((s for s in api.get(syncs).json()["syncs"] if s["status"] == "COMPLETED"), None))
 
     reads = [
         ("GET", f"/v1/ControlPlane/Stores/{store}", None),
@@ -95,6 +115,9 @@ def populate(api: Api) -> tuple[str, list]:
         ("GET", f"{memories}/Merges", None),
         ("GET", f"{memories}/History?asOf=9999-01-01T00:00:00Z", None),
         ("GET", f"/v1/ControlPlane/Stores/{store}/DataMappings", None),
+        ("GET", f"/v1/ControlPlane/Stores/{store}/Datasets/{dataset}", None),
+        ("GET", f"{syncs}/{sync['id']}", None),
+        ("GET", f"{syncs}/{sync['id']}/Errors", None),
     ]
     page = f"/v1/Stores/{store}/Profiles?pageSize=3"
     while page:  # every page, by the tokens the original server gave
@@ -142,7 +165,7 @@ def deployment(tmp_path_factory):
     server = start_server(backend, tmp_path_factory.mktemp("source-data"), extra_env=NO_EMBEDDINGS)
     try:
         api = Api(server.base_url, account)
-        store, reads = populate(api)
+        store, reads = populate(api, server.data_dir)
         expected = answers(api, reads)
         recall = recalled(api, store, reads)
     finally:

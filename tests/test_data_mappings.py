@@ -11,10 +11,11 @@ from convmem.database.tables import DataMapping
 from convmem.web.errors import Code
 from tests.conftest import Api
 from tests.contract import assert_conforms
+from tests.dataset_helpers import csv_dataset
 from tests.jobs_support import upload, wait_import
 from tests.test_control_plane_stores import assert_error
 
-DATASET = "tdi_dataset_01jx0000000000000000000000"
+UNKNOWN_DATASET = "tdi_dataset_01jx0000000000000000000000"
 
 
 def mappings_path(store: str) -> str:
@@ -88,7 +89,8 @@ def test_the_five_operations_through_the_sdk(twilio_client, store, server):
         assert error.status == 404
 
 
-def test_answers_conform_to_the_spec(api, store):
+def test_answers_conform_to_the_spec(api, store, server):
+    dataset = csv_dataset(api, server, store)
     response = api.post(mappings_path(store), json=ingress("conforming"))
     assert response.status_code == 202
     assert_conforms(response)
@@ -96,7 +98,7 @@ def test_answers_conform_to_the_spec(api, store):
     mapping_id = api.get(response.headers["Location"].replace(api.base_url, "")).json()["result"]["id"]
     warehouse = {
         "displayName": "warehouse.orders",
-        "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": DATASET},
+        "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": dataset},
         "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "primary_email", "traitGroup": "Contact", "traitName": "email"}]},
     }
     assert_conforms(api.post(mappings_path(store), json=warehouse))
@@ -111,7 +113,8 @@ def test_answers_conform_to_the_spec(api, store):
         assert_conforms(response)
 
 
-def test_list_pages_and_filters_by_type(api, store):
+def test_list_pages_and_filters_by_type(api, store, server):
+    dataset = csv_dataset(api, server, store)
     ids = [create(api, store, ingress(f"in{i}")) for i in range(3)]
     dataset_ids = [
         create(
@@ -119,7 +122,7 @@ def test_list_pages_and_filters_by_type(api, store):
             store,
             {
                 "displayName": f"crm{i}",
-                "mappingFrom": {"type": "DATASET_CLOUDAPP", "datasetId": DATASET},
+                "mappingFrom": {"type": "DATASET_CLOUDAPP", "datasetId": dataset},
                 "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
             },
         )
@@ -139,7 +142,7 @@ def test_list_pages_and_filters_by_type(api, store):
     assert everything == (ids + dataset_ids)[::-1]
     cloud = api.get(mappings_path(store), params={"type": "DATASET_CLOUDAPP"}).json()["dataMappings"]
     assert [m["id"] for m in cloud] == dataset_ids[::-1]  # DESC by default
-    assert all(m["mappingFrom"] == {"type": "DATASET_CLOUDAPP", "datasetId": DATASET} for m in cloud)
+    assert all(m["mappingFrom"] == {"type": "DATASET_CLOUDAPP", "datasetId": dataset} for m in cloud)
     assert_error(api.get(mappings_path(store), params={"type": "CSV"}), 400, Code.BAD_REQUEST, "type")
 
 
@@ -190,7 +193,8 @@ def test_request_shapes_are_checked(api, store):
         (body | {"unknown": True}, "unknown"),
         (body | {"mappingFrom": {"type": "INGRESS", "columns": []}}, "columns"),
         (body | {"mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": "tdi_dataset_x"}}, "datasetId"),
-        (body | {"mappingFrom": {"type": "INGRESS", "columns": ["a"], "datasetId": DATASET}}, "datasetId"),
+        (body | {"mappingFrom": {"type": "INGRESS", "columns": ["a"], "datasetId": UNKNOWN_DATASET}}, "datasetId"),
+        (body | {"mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": UNKNOWN_DATASET}}, "no dataset"),
         (body | {"mappingTo": {"mappings": body["mappingTo"]["mappings"]}}, "mappingTo"),
         (body | {"mappingTo": {"type": "TRAITS", "mappings": []}}, "mappings"),
         # PostgreSQL text cannot hold U+0000: refused on both backends before it reaches the database.
@@ -268,7 +272,7 @@ def test_an_import_takes_its_column_mappings_from_an_ingress_mapping(api, store)
     assert api.get(f"/v1/Stores/{store}/Profiles/{profile}").json()["traits"]["Contact"] == {"email": "ada@example.com", "firstName": "Ada"}
 
 
-def test_an_import_refuses_a_mapping_it_cannot_use(api, store):
+def test_an_import_refuses_a_mapping_it_cannot_use(api, store, server):
     def refused(body: dict, *fragments):
         response = api.post(f"/v1/Stores/{store}/Profiles/Imports", json={"filename": "p.csv", "fileSize": 10} | body)
         assert_error(response, 400, Code.BAD_REQUEST, *fragments)
@@ -282,7 +286,7 @@ def test_an_import_refuses_a_mapping_it_cannot_use(api, store):
         store,
         {
             "displayName": "warehouse",
-            "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": DATASET},
+            "mappingFrom": {"type": "DATASET_WAREHOUSE", "datasetId": csv_dataset(api, server, store)},
             "mappingTo": {"type": "TRAITS", "mappings": [{"expression": "mail", "traitGroup": "Contact", "traitName": "email"}]},
         },
     )

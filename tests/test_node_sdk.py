@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dataset_helpers import csv_dataset
+
 NODE_DIR = Path(__file__).parent / "node"
 CACHE = Path.home() / ".cache" / "convmem-node-sdk"
 
@@ -57,9 +59,10 @@ def test_node_sdk_round_trip(node_modules, server, account, api, store):
     assert out["afterDelete"] == {"status": 404, "code": 20404}
 
 
-def test_node_sdk_data_mappings(node_modules, server, account, store):
+def test_node_sdk_data_mappings(node_modules, server, account, api, store):
+    dataset = csv_dataset(api, server, store)
     result = subprocess.run(
-        ["node", str(NODE_DIR / "data_mappings.js"), server.base_url, account.sid, account.secret, store],
+        ["node", str(NODE_DIR / "data_mappings.js"), server.base_url, account.sid, account.secret, store, dataset],
         capture_output=True,
         text=True,
         timeout=120,

@@ -39,7 +39,7 @@ def remember(api, store: str, profile: str, content: str) -> str:
     return api.get(f"{base}/Observations").json()["observations"][0]["id"]
 
 
-def populate(api) -> dict:
+def populate(api, data_dir) -> dict:
     """A store with a merge (and memories written under the merged id), a revised observation,
     an update, a deleted profile and an untouched one."""
     store = api.create_store()
@@ -63,13 +63,20 @@ def populate(api) -> dict:
     assert created.status_code == 202, created.text
     operation = created.headers["Location"].rsplit("/", 1)[1]
     data_mapping = api.get(f"/v1/ControlPlane/Operations/{operation}").json()["result"]["id"]
-    return {"store": store, "ann": ann, "ben": ben, "other": other, "dataMapping": data_mapping}
+    (data_dir / "datasets").mkdir()
+    (data_dir / "datasets" / "crm.csv").write_text("id,mail\n")
+    dataset = api.post(
+        f"/v1/ControlPlane/Stores/{store}/Datasets",
+        json={"displayName": "crm", "source": {"type": "FILE", "location": "crm.csv", "format": "CSV", "secretAccessKey": "hunter2"}, "keyColumn": "id"},
+    )
+    assert dataset.status_code == 201, dataset.text
+    return {"store": store, "ann": ann, "ben": ben, "other": other, "dataMapping": data_mapping, "dataset": dataset.json()["id"]}
 
 
 @pytest.fixture
 def populated(backend, account, tmp_path) -> dict:
     with app_api(backend, tmp_path, account) as api:
-        return populate(api)
+        return populate(api, tmp_path)
 
 
 @pytest.fixture
@@ -100,6 +107,8 @@ def test_an_export_imported_elsewhere_exports_identically_and_old_ids_answer(bac
     assert [(m["id"], m["displayName"], m["isEnabled"]) for m in header["dataMappings"]] == [
         (populated["dataMapping"], "crm-csv", False)
     ]
+    assert [(d["id"], d["displayName"], d["source"]["location"]) for d in header["datasets"]] == [(populated["dataset"], "crm", "crm.csv")]
+    assert "hunter2" not in first.read_text() and header["datasets"][0]["sealedCredentials"]
     assert [p["id"] for p in profiles] == [populated["ann"], populated["other"]]
     ann = profiles[0]
     assert ann["traits"]["Contact"] == {"email": "ann@example.com", "firstName": "Ben", "phone": "+13175550100", "city": "Paris"}

@@ -191,6 +191,10 @@ def jobs_retry(job_id: str = typer.Argument(..., help="An import's mem_import_â€
             problem = "no such job" if job is None else f"it is {job.status}, not FAILED"
             console.print(f"[red]Cannot retry {job_id}: {problem}[/red]")
             raise typer.Exit(1)
+        if job.kind not in kinds:
+            # A data mapping's sync is not retried: a new sync goes on from the position the failed one reached.
+            console.print(f"[red]Cannot retry {job_id}: start a new sync of its data mapping, which goes on where this one stopped[/red]")
+            raise typer.Exit(1)
         imported = imports.by_job(session, job.id)
         # An import that failed on its file (its header, its size) has had the file deleted.
         if imported is not None and open_blob_store(get_settings()).size(imported.blob_key) is None:

@@ -134,6 +134,64 @@ class DataMapping(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Dataset(Base):
+    """A source a data mapping reads rows from (an extension, ``convmem.datasets``): a table or query of
+    a database SQLAlchemy reaches, or a CSV/Parquet file. ``source`` holds what to read without its
+    secrets; ``sealed_credentials`` holds them encrypted with the server's key (never returned).
+    ``columns`` is the source's columns as last read: names, kinds and sample values."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("store_id", "display_name"), Index("ix_datasets_store", "store_id", "id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    display_name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[dict] = mapped_column(JSON)
+    sealed_credentials: Mapped[str | None] = mapped_column(Text)
+    key_column: Mapped[str] = mapped_column(String(255))
+    cursor_column: Mapped[str | None] = mapped_column(String(255))
+    sync_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    columns: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetSync(Base):
+    """One run of a data mapping's sync from its dataset. ``position`` is the last row applied, in the
+    source's (cursor, key) order, committed with that row's writes: where the next chunk, or the next
+    incremental sync, starts."""
+
+    __tablename__ = "dataset_syncs"
+    __table_args__ = (Index("ix_dataset_syncs_mapping", "data_mapping_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    data_mapping_id: Mapped[int] = mapped_column(ForeignKey("data_mappings.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    full: Mapped[bool] = mapped_column(Boolean)
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    position: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class DatasetSyncRowError(Base):
+    __tablename__ = "dataset_sync_row_errors"
+    __table_args__ = (Index("ix_dataset_sync_row_errors_sync", "sync_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("dataset_syncs.id", ondelete="CASCADE"))
+    row_key: Mapped[str] = mapped_column(String(255))
+    column: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(1024))
+
+
 class Operation(Base):
     __tablename__ = "operations"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

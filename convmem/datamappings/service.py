@@ -21,6 +21,8 @@ from convmem.datamappings.schemas import (
     SuggestMappingsRequest,
 )
 from convmem.datamappings.suggestions import SourceColumn, Suggestion
+from convmem.datasets.repository import dataset as find_dataset
+from convmem.datasets.service import mapped_kinds
 from convmem.kit.ids import PATTERNS, Prefix, new_id
 from convmem.traitgroups.service import store_schema
 from convmem.web.errors import ApiError, Code, bad_request, not_found
@@ -41,15 +43,23 @@ def check_dataset_mapping(session: Session, store: Store, dataset_id: str, items
     """Raise a 400 unless the store has the dataset ``dataset_id`` and every item's expression reads it in
     a way whose values fit the trait (``value_kind_fits``).
 
-    The seam the datasets domain fills: until it does, a well-formed dataset id is accepted as it is."""
+    The datasets domain knows the dataset and checks the expressions (``datasets.service.mapped_kinds``)."""
+    for item, kind in zip(items, mapped_kinds(session, store, dataset_id, [(item.where, item.expression) for item in items])):
+        data_type = item.definition.get("dataType", "STRING")
+        if kind is not None and not value_kind_fits(kind, data_type):
+            raise bad_request(f"{item.where}: column '{item.expression}' holds {kind} values, which a {data_type} trait does not take")
 
 
 def dataset_columns(session: Session, store: Store, dataset_id: str) -> tuple[DataMappingType, list[SourceColumn]]:
     """The kind of the store's dataset ``dataset_id`` (DATASET_WAREHOUSE or DATASET_CLOUDAPP) and its columns
     with their declared types and a few sample values, for suggesting mappings.
 
-    The seam the datasets domain fills; until it does, no store has a dataset."""
-    raise bad_request(f"Invalid 'datasetId': store '{store.sid}' has no dataset '{dataset_id}'")
+    The datasets domain answers from the columns it kept when it last read the source."""
+    dataset = find_dataset(session, store.id, dataset_id)
+    if dataset is None:
+        raise bad_request(f"Invalid 'datasetId': store '{store.sid}' has no dataset '{dataset_id}'")
+    columns = [SourceColumn(c["name"], None if c["kind"] == "OTHER" else c["kind"], tuple(c["samples"])) for c in dataset.columns]
+    return DataMappingType(dataset.kind), columns
 
 
 def value_kind_fits(kind: str, data_type: str) -> bool:

@@ -19,6 +19,8 @@ class Prefix(StrEnum):
     BULK = "mem_bulk"
     NEVER_MERGE = "mem_nevermerge"
     DATA_MAPPING = "mem_datamapping"
+    DATASET = "tdi_dataset"
+    DATASET_SYNC = "mem_datasync"
 
 
 _SUFFIX = r"[0-7][0-9a-z]{25}"
@@ -33,6 +35,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "summaryId": re.compile(rf"^mem_summary_{_SUFFIX}$"),
     "dataMappingId": re.compile(rf"^mem_datamapping_{_SUFFIX}$"),
     "datasetId": re.compile(rf"^tdi_dataset_{_SUFFIX}$"),
+    "syncId": re.compile(rf"^mem_datasync_{_SUFFIX}$"),
     "conversationId": re.compile(rf"^conv_conversation_{_SUFFIX}$"),
 }
 

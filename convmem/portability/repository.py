@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, aliased
 from convmem.database.tables import (
     ConversationSummary,
     DataMapping,
+    Dataset,
     MemoryEmbedding,
     Observation,
     ObservationConversation,
@@ -26,6 +27,14 @@ def trait_groups(session: Session, store_pk: int) -> list[TraitGroup]:
 
 def data_mappings(session: Session, store_pk: int) -> list[DataMapping]:
     return list(session.scalars(select(DataMapping).where(DataMapping.store_id == store_pk).order_by(DataMapping.id)))
+
+
+def datasets(session: Session, store_pk: int) -> list[Dataset]:
+    return list(session.scalars(select(Dataset).where(Dataset.store_id == store_pk).order_by(Dataset.id)))
+
+
+def taken_dataset_sids(session: Session, sids: Sequence[str]) -> list[str]:
+    return sorted(session.scalars(select(Dataset.sid).where(Dataset.sid.in_(sids)))) if sids else []
 
 
 def taken_data_mapping_sids(session: Session, sids: Sequence[str]) -> list[str]:

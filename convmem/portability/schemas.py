@@ -36,6 +36,20 @@ class DataMappingRecord(Record):
     updatedAt: str
 
 
+class DatasetRecord(Record):
+    id: str
+    displayName: str
+    kind: str
+    source: dict = Field(description="what is read, without credentials")
+    sealedCredentials: str | None = Field(description="encrypted with the exporting server's key: opens only where that key is")
+    keyColumn: str
+    cursorColumn: str | None
+    syncIntervalSeconds: int | None
+    columns: list
+    createdAt: str
+    updatedAt: str
+
+
 class StoreRecord(Record):
     kind: Literal["store"] = "store"
     formatVersion: int = FORMAT_VERSION
@@ -51,6 +65,7 @@ class StoreRecord(Record):
     traitGroups: list[TraitGroupRecord]
     # Absent from exports made before data mappings existed: none.
     dataMappings: list[DataMappingRecord] = []
+    datasets: list[DatasetRecord] = []
 
 
 class IdentifierRecord(Record):

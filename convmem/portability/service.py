@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from convmem.database.tables import (
     ConversationSummary,
     DataMapping,
+    Dataset,
     Observation,
     ObservationRevision,
     Profile,
@@ -31,6 +32,7 @@ from convmem.portability.schemas import (
     FORMAT_VERSION,
     AliasRecord,
     DataMappingRecord,
+    DatasetRecord,
     IdentifierRecord,
     MergeRecord,
     ObservationRecord,
@@ -108,6 +110,22 @@ def store_record(session: Session, store: Store) -> StoreRecord:
                 updatedAt=_time(mapping.updated_at),
             )
             for mapping in repository.data_mappings(session, store.id)
+        ],
+        datasets=[
+            DatasetRecord(
+                id=dataset.sid,
+                displayName=dataset.display_name,
+                kind=dataset.kind,
+                source=dataset.source,
+                sealedCredentials=dataset.sealed_credentials,
+                keyColumn=dataset.key_column,
+                cursorColumn=dataset.cursor_column,
+                syncIntervalSeconds=dataset.sync_interval_seconds,
+                columns=dataset.columns,
+                createdAt=_time(dataset.created_at),
+                updatedAt=_time(dataset.updated_at),
+            )
+            for dataset in repository.datasets(session, store.id)
         ],
     )
 
@@ -307,6 +325,30 @@ def _create_store(session: Session, account_pk: int, header: StoreRecord) -> Sto
                 "updated_at": _parse(mapping.updatedAt),
             }
             for mapping in header.dataMappings
+        ],
+    )
+    dataset_sids = [dataset.id for dataset in header.datasets]
+    if taken := repository.taken_dataset_sids(session, dataset_sids):
+        raise ImportRefused(f"{taken[0]} already exists in this database (is the store still there?)")
+    repository.insert_rows(
+        session,
+        Dataset,
+        [
+            {
+                "sid": dataset.id,
+                "store_id": store.id,
+                "display_name": dataset.displayName,
+                "kind": dataset.kind,
+                "source": dataset.source,
+                "sealed_credentials": dataset.sealedCredentials,
+                "key_column": dataset.keyColumn,
+                "cursor_column": dataset.cursorColumn,
+                "sync_interval_seconds": dataset.syncIntervalSeconds,
+                "columns": dataset.columns,
+                "created_at": _parse(dataset.createdAt),
+                "updated_at": _parse(dataset.updatedAt),
+            }
+            for dataset in header.datasets
         ],
     )
     return store

@@ -1,11 +1,11 @@
 // The five DataMappings operations through the official Node `twilio` package; prints one JSON result.
-// Usage: node data_mappings.js BASE_URL ACCOUNT_SID AUTH_TOKEN STORE_ID
+// Usage: node data_mappings.js BASE_URL ACCOUNT_SID AUTH_TOKEN STORE_ID DATASET_ID
 delete process.env.TWILIO_REGION;
 delete process.env.TWILIO_EDGE;
 const twilio = require("twilio");
 
 async function main() {
-  const [baseUrl, accountSid, token, store] = process.argv.slice(2);
+  const [baseUrl, accountSid, token, store, datasetId] = process.argv.slice(2);
   const client = twilio(accountSid, token);
   client.memory.baseUrl = baseUrl;
   const mem = client.memory.v1;
@@ -23,7 +23,7 @@ async function main() {
   const id = operation.result.id;
   await mem.dataMappings(store).create({
     displayName: "node-warehouse",
-    mappingFrom: { type: "DATASET_WAREHOUSE", datasetId: "tdi_dataset_01jx0000000000000000000000" },
+    mappingFrom: { type: "DATASET_WAREHOUSE", datasetId },
     mappingTo: mappingTo("email_address", "email"),
   });
 
