@@ -330,7 +330,7 @@ def main() -> None:
     check_paraphrases()
     embedder = embedder_for(Settings())
     if embedder is None:
-        sys.exit("the semantic extra is needed: pip install 'convmem[semantic]'")
+        sys.exit("semantic recall is off (CONVMEM_EMBEDDINGS=off) or its packages are missing")
     db = Database(args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db")
     upgrade(db)
 

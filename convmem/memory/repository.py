@@ -330,7 +330,3 @@ def store_embeddings(session: Session, vectors: Sequence[tuple[int, int, bytes]]
             .where(MemoryEmbedding.id == embedding_id, MemoryEmbedding.generation == generation)
             .values(vector=vector, model=model_name)
         )
-
-
-def has_memories(session: Session) -> bool:
-    return session.scalar(select(MemoryEmbedding.id).limit(1)) is not None
