@@ -85,18 +85,25 @@ class Embedder:
 
     @property
     def loaded(self) -> bool:
+        """The model is loaded and has run once."""
         return self._model is not None
 
     def load(self) -> None:
         """Load the model and run it once, so the first real call costs what later ones do."""
-        model = self._model_loaded()
-        model.encode(["warm up"])
+        with self._lock:
+            if self._model is None:
+                model = self._loader()
+                model.encode(["warm up"])
+                log.info("semantic recall ready: %s loaded on the CPU", MODEL_NAME)
+                self._model = model
 
     def encode(self, texts: list[str]):
         """A (len(texts), 384) float32 numpy array."""
         import numpy as np
 
-        model = self._model_loaded()
+        if self._model is None:
+            self.load()
+        model = self._model
         # Texts of similar length share a batch, so few are padded far beyond their own length.
         order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
         vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
@@ -104,14 +111,6 @@ class Embedder:
             chunk = order[start : start + BATCH]
             vectors[chunk] = model.encode([texts[index] for index in chunk])
         return vectors
-
-    def _model_loaded(self):
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._loader()
-                    log.info("semantic recall ready: %s loaded on the CPU", MODEL_NAME)
-        return self._model
 
 
 def embedder_for(settings: Settings) -> Embedder | None:
