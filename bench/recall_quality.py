@@ -226,6 +226,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                         session,
                         scope,
                         [ObservationCreateRequest(content=content, source="bench", occurredAt=occurred(rng))],
+                        None,  # embedded below, in batches
                     )
                     model = Observation
                 else:
@@ -240,6 +241,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                                 conversationId=conversation_id(rng),
                             )
                         ],
+                        None,
                     )
                     model = ConversationSummary
                 if label is not None:
@@ -260,6 +262,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                             conversationId=conversation_id(rng),
                         )
                     ],
+                    None,
                 )
 
         for fact in planted:

@@ -74,7 +74,7 @@ class RecordingEmbedder:
 def remember(world: World, content: str) -> None:
     with world.db.writing() as session:
         item = ObservationCreateRequest(content=content, source="api", occurredAt="2025-01-15T10:00:00Z")
-        observations.create(session, world.scope, [item])
+        observations.create(session, world.scope, [item], None)
 
 
 def job_env(world, embedder) -> JobEnv:

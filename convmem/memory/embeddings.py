@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from convmem.config import Settings
@@ -111,6 +112,29 @@ class Embedder:
             chunk = order[start : start + BATCH]
             vectors[chunk] = model.encode([texts[index] for index in chunk])
         return vectors
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A memory's embedding: the model's name and the float32 bytes."""
+
+    model: str
+    data: bytes
+
+
+def vectors_for(embedder: Embedder | None, texts: list[str]) -> list[Vector | None]:
+    """The texts' vectors, computed now so the next Recall finds them semantically (read your writes).
+
+    None for each text when recall is lexical-only or the model failed: the memory is then
+    stored pending and the workers embed it later."""
+    if embedder is None or not texts:
+        return [None] * len(texts)
+    try:
+        encoded = embedder.encode(texts)
+    except Exception:  # a write never fails for its embedding; the workers try again
+        log.exception("embedding on write failed: the memory is left to the workers")
+        return [None] * len(texts)
+    return [Vector(embedder.name, vector.tobytes()) for vector in encoded]
 
 
 def embedder_for(settings: Settings) -> Embedder | None:

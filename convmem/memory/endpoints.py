@@ -113,9 +113,13 @@ def _name_canonical(response: Response, scope: Scope) -> None:
 
 @router.post("/Observations", status_code=202, response_model=MemoryAccepted)
 def create_observations(
-    session: WriteSession, store: LockedStore, profileId: ProfileId, body: CreateObservationsRequest = Body()
+    session: WriteSession,
+    store: LockedStore,
+    embedder: AppEmbedder,
+    profileId: ProfileId,
+    body: CreateObservationsRequest = Body(),
 ):
-    observations.create(session, resolve(session, store, profileId, follow=False), body.observations)
+    observations.create(session, resolve(session, store, profileId, follow=False), body.observations, embedder)
     return MemoryAccepted(message="Observations creation accepted")
 
 
@@ -159,11 +163,12 @@ def fetch_observation(
 def patch_observation(
     session: WriteSession,
     store: LockedStore,
+    embedder: AppEmbedder,
     profileId: ProfileId,
     observationId: ObservationId,
     body: ObservationBase = Body(),
 ):
-    observations.patch(session, resolve(session, store, profileId, follow=False), observationId, body)
+    observations.patch(session, resolve(session, store, profileId, follow=False), observationId, body, embedder)
     return MemoryAccepted(message="Observation update accepted")
 
 
@@ -195,9 +200,13 @@ def list_revisions(
 
 @router.post("/ConversationSummaries", status_code=202, response_model=MemoryAccepted)
 def create_summaries(
-    session: WriteSession, store: LockedStore, profileId: ProfileId, body: CreateSummariesRequest = Body()
+    session: WriteSession,
+    store: LockedStore,
+    embedder: AppEmbedder,
+    profileId: ProfileId,
+    body: CreateSummariesRequest = Body(),
 ):
-    summaries.create(session, resolve(session, store, profileId, follow=False), body.summaries)
+    summaries.create(session, resolve(session, store, profileId, follow=False), body.summaries, embedder)
     return MemoryAccepted(message="Summaries creation accepted")
 
 
@@ -221,9 +230,14 @@ def fetch_summary(response: Response, session: ReadSession, store: OwnedStore, p
 
 @router.patch("/ConversationSummaries/{summaryId}", status_code=202, response_model=MemoryAccepted)
 def patch_summary(
-    session: WriteSession, store: LockedStore, profileId: ProfileId, summaryId: SummaryId, body: SummaryCorePatch = Body()
+    session: WriteSession,
+    store: LockedStore,
+    embedder: AppEmbedder,
+    profileId: ProfileId,
+    summaryId: SummaryId,
+    body: SummaryCorePatch = Body(),
 ):
-    summaries.patch(session, resolve(session, store, profileId, follow=False), summaryId, body)
+    summaries.patch(session, resolve(session, store, profileId, follow=False), summaryId, body, embedder)
     return MemoryAccepted(message="Conversation summary update accepted")
 
 

@@ -36,9 +36,17 @@ from convmem.database.tables import (
     ObservationRevision,
     Profile,
 )
+from convmem.memory.embeddings import Vector
 from convmem.memory.ranking import fts5_match
 
 MemoryModel = type[Observation] | type[ConversationSummary]
+
+
+def _embedding(vector: Vector | None, **memory) -> MemoryEmbedding:
+    """A memory's embedding row: filled in, or pending for the workers."""
+    if vector is None:
+        return MemoryEmbedding(generation=1, **memory)
+    return MemoryEmbedding(generation=1, model=vector.model, vector=vector.data, **memory)
 
 
 def in_scope(model: MemoryModel, canonical_pk: int):
@@ -59,12 +67,12 @@ def occurred_between(model: MemoryModel, begin: datetime | None, end: datetime |
 # --- observations ---------------------------------------------------------------------
 
 
-def add_observation(session: Session, observation: Observation) -> None:
+def add_observation(session: Session, observation: Observation, vector: Vector | None) -> None:
     session.add(observation)
     session.flush()
     _link_conversations(session, observation)
     record_revision(session, observation)
-    session.add(MemoryEmbedding(observation_id=observation.id, generation=1))
+    session.add(_embedding(vector, observation_id=observation.id))
 
 
 def _link_conversations(session: Session, observation: Observation) -> None:
@@ -89,12 +97,12 @@ def record_revision(session: Session, observation: Observation) -> None:
     )
 
 
-def observation_changed(session: Session, observation: Observation, content_changed: bool) -> None:
+def observation_changed(session: Session, observation: Observation, content_changed: bool, vector: Vector | None) -> None:
     session.flush()
     _link_conversations(session, observation)
     record_revision(session, observation)
     if content_changed:
-        stale(session, MemoryEmbedding.observation_id == observation.id)
+        replace_embedding(session, MemoryEmbedding.observation_id == observation.id, vector)
 
 
 def find_observation(session: Session, canonical_pk: int, sid: str) -> Observation | None:
@@ -132,16 +140,16 @@ def revisions_listing(observation_pk: int) -> Select:
 # --- summaries ------------------------------------------------------------------------
 
 
-def add_summary(session: Session, summary: ConversationSummary) -> None:
+def add_summary(session: Session, summary: ConversationSummary, vector: Vector | None) -> None:
     session.add(summary)
     session.flush()
-    session.add(MemoryEmbedding(summary_id=summary.id, generation=1))
+    session.add(_embedding(vector, summary_id=summary.id))
 
 
-def summary_changed(session: Session, summary: ConversationSummary, content_changed: bool) -> None:
+def summary_changed(session: Session, summary: ConversationSummary, content_changed: bool, vector: Vector | None) -> None:
     session.flush()
     if content_changed:
-        stale(session, MemoryEmbedding.summary_id == summary.id)
+        replace_embedding(session, MemoryEmbedding.summary_id == summary.id, vector)
 
 
 def find_summary(session: Session, canonical_pk: int, sid: str) -> ConversationSummary | None:
@@ -302,9 +310,17 @@ def conversation_texts(session: Session, canonical_pk: int, conversation_id: str
 # --- embeddings -----------------------------------------------------------------------
 
 
-def stale(session: Session, which) -> None:
+def replace_embedding(session: Session, which, vector: Vector | None) -> None:
+    """A new text: its vector, or pending again. The generation moves on either way, so a worker
+    still encoding the old text cannot store its vector."""
     session.execute(
-        update(MemoryEmbedding).where(which).values(generation=MemoryEmbedding.generation + 1, vector=None, model=None)
+        update(MemoryEmbedding)
+        .where(which)
+        .values(
+            generation=MemoryEmbedding.generation + 1,
+            vector=vector.data if vector else None,
+            model=vector.model if vector else None,
+        )
     )
 
 
