@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import (
+    Communication,
     ConversationSummary,
     MemoryEmbedding,
     Observation,
@@ -39,7 +40,7 @@ from convmem.database.tables import (
 from convmem.memory.embeddings import Vector
 from convmem.memory.ranking import fts5_match
 
-MemoryModel = type[Observation] | type[ConversationSummary]
+MemoryModel = type[Observation] | type[ConversationSummary] | type[Communication]
 
 
 def _embedding(vector: Vector | None, **memory) -> MemoryEmbedding:
@@ -305,6 +306,29 @@ def conversation_texts(session: Session, canonical_pk: int, conversation_id: str
         .limit(limit)
     ).all()
     return list(summaries + observations)[:limit]
+
+
+# --- communications -------------------------------------------------------------------
+
+
+def find_communication(session: Session, store_pk: int, sid: str) -> Communication | None:
+    return session.scalar(select(Communication).where(Communication.store_id == store_pk, Communication.sid == sid))
+
+
+def add_communication(session: Session, communication: Communication) -> None:
+    session.add(communication)
+    session.flush()
+
+
+def recent_communications(session: Session, canonical_pk: int, conversation_id: str, limit: int) -> list[Communication]:
+    """The conversation's newest ``limit`` communications, oldest first (the order they were said in)."""
+    newest = session.scalars(
+        select(Communication)
+        .where(in_scope(Communication, canonical_pk), Communication.conversation_id == conversation_id)
+        .order_by(Communication.created_at.desc(), Communication.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(newest))
 
 
 # --- embeddings -----------------------------------------------------------------------
