@@ -1,8 +1,9 @@
 """Recall: the memories of a profile that answer a query, or its most recent ones.
 
 Without a query (nor a conversation to build one from) the newest memories come back
-unscored. With a conversation, its recent communications come back too (session memory). With one, each kind of memory is ranked by the signals in use (``ranking``):
-full-text search always, the embedder's vectors when there is one.
+unscored. With one, each kind of memory is ranked by the signals in use (``ranking``):
+full-text search always, the embedder's vectors when there is one. A Recall naming a
+conversation also answers its recent communications (session memory).
 """
 
 import time

@@ -40,7 +40,7 @@ from convmem.database.tables import (
 from convmem.memory.embeddings import Vector
 from convmem.memory.ranking import fts5_match
 
-MemoryModel = type[Observation] | type[ConversationSummary] | type[Communication]
+MemoryModel = type[Observation] | type[ConversationSummary]
 
 
 def _embedding(vector: Vector | None, **memory) -> MemoryEmbedding:
@@ -50,7 +50,7 @@ def _embedding(vector: Vector | None, **memory) -> MemoryEmbedding:
     return MemoryEmbedding(generation=1, model=vector.model, vector=vector.data, **memory)
 
 
-def in_scope(model: MemoryModel, canonical_pk: int):
+def in_scope(model: MemoryModel | type[Communication], canonical_pk: int):
     """Rows of the canonical profile and of every profile merged into it."""
     merged = select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk))
     return model.profile_id.in_(merged.scalar_subquery())
