@@ -71,10 +71,10 @@ class RecordingEmbedder:
         return np.ones((len(texts), 4), dtype=np.float32) / 2
 
 
-def remember(world: World, content: str) -> None:
+def remember(world: World, content: str, embedder=None) -> None:
     with world.db.writing() as session:
         item = ObservationCreateRequest(content=content, source="api", occurredAt="2025-01-15T10:00:00Z")
-        observations.create(session, world.scope, [item], None)
+        observations.create(session, world.scope, [item], embedder)
 
 
 def job_env(world, embedder) -> JobEnv:
@@ -109,6 +109,31 @@ def test_without_an_embedder_the_worker_leaves_memories_pending(world):
     assert embed_pending() is False
     with world.db.reading() as session:
         assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]
+
+
+class BrokenEmbedder(RecordingEmbedder):
+    def encode(self, texts):
+        raise RuntimeError("the model is broken")
+
+
+def test_a_write_stores_its_embedding_in_the_same_transaction(world):
+    embedder = RecordingEmbedder()
+    remember(world, "Prefers window seats", embedder)
+    assert embedder.texts == ["Prefers window seats"]
+    with world.db.reading() as session:
+        assert session.execute(select(MemoryEmbedding.model, MemoryEmbedding.generation)).all() == [("recording", 1)]
+    embed_pending, *_ = all_tasks(job_env(world, embedder))
+    assert embed_pending() is False  # nothing left for the worker
+
+
+def test_a_model_failure_leaves_the_memory_to_the_worker_and_the_write_stands(world, caplog):
+    remember(world, "Allergic to peanuts", BrokenEmbedder())
+    assert "embedding on write failed" in caplog.text
+    with world.db.reading() as session:
+        assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]
+    embedder = RecordingEmbedder()
+    embed_pending, *_ = all_tasks(job_env(world, embedder))
+    assert embed_pending() is True and embedder.texts == ["Allergic to peanuts"]
 
 
 def sentences() -> list[str]:
