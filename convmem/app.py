@@ -45,7 +45,7 @@ log = logging.getLogger("convmem")
 # What a client should wait before trying again while the database is away: PostgreSQL
 # restarts and failovers take seconds.
 RETRY_AFTER_SECONDS = 5
-# The embedding model loads in about a second.
+# The embedding model loads in a few seconds (2.9 s on a busy 2-core machine).
 MODEL_RETRY_AFTER_SECONDS = 1
 
 
