@@ -226,6 +226,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                         session,
                         scope,
                         [ObservationCreateRequest(content=content, source="bench", occurredAt=occurred(rng))],
+                        None,  # embedded below, in batches
                     )
                     model = Observation
                 else:
@@ -240,6 +241,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                                 conversationId=conversation_id(rng),
                             )
                         ],
+                        None,
                     )
                     model = ConversationSummary
                 if label is not None:
@@ -260,6 +262,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                             conversationId=conversation_id(rng),
                         )
                     ],
+                    None,
                 )
 
         for fact in planted:
@@ -330,7 +333,7 @@ def main() -> None:
     check_paraphrases()
     embedder = embedder_for(Settings())
     if embedder is None:
-        sys.exit("the semantic extra is needed: pip install 'convmem[semantic]'")
+        sys.exit("semantic recall is off (CONVMEM_EMBEDDINGS=off) or its packages are missing")
     db = Database(args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db")
     upgrade(db)
 

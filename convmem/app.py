@@ -1,6 +1,7 @@
 """The FastAPI application: routers, error handlers, health and metrics."""
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from convmem.database.faults import is_unavailable
 from convmem.datasets.credentials import CredentialSeal
 from convmem.datasets.service import SourceAccess
 from convmem.kit.clock import WriteClock
-from convmem.memory.embeddings import embedder_for
+from convmem.memory.embeddings import Embedder, embedder_for
 from convmem.profiles.addressing import ProfileMoved
 from convmem.web.auth import current_principal
 from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
@@ -47,6 +48,8 @@ log = logging.getLogger("convmem")
 # What a client should wait before trying again while the database is away: PostgreSQL
 # restarts and failovers take seconds.
 RETRY_AFTER_SECONDS = 5
+# The embedding model loads in a few seconds (2.9 s on a busy 2-core machine).
+MODEL_RETRY_AFTER_SECONDS = 1
 
 
 def create_app(
@@ -58,6 +61,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if app.state.embedder is not None:
+            # Loaded beside the start-up, not on the first Recall; /readyz waits for it.
+            threading.Thread(target=_load_model, args=(app.state.embedder,), name="embedder-load", daemon=True).start()
         worker = None
         if settings.embedded_worker:
             from convmem.background.jobs import JobEnv
@@ -191,6 +197,16 @@ def _install_routes(app: FastAPI) -> None:
         except Exception as exc:  # any database failure means "not ready"
             log.warning("readiness check failed: %s", exc)
             return _error_response(_database_unavailable())
+        embedder = request.app.state.embedder
+        if embedder is not None and not embedder.loaded:
+            return _error_response(
+                ApiError(
+                    503,
+                    Code.SERVICE_UNAVAILABLE,
+                    "The embedding model is loading; retry shortly",
+                    {"Retry-After": str(MODEL_RETRY_AFTER_SECONDS)},
+                )
+            )
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", include_in_schema=False, dependencies=_credentials_unless(app.state.settings.public_metrics))
@@ -254,6 +270,13 @@ def _misrouted_literal(request: Request, errors: list[dict]) -> ApiError | None:
 
 def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def _load_model(embedder: Embedder) -> None:
+    try:
+        embedder.load()
+    except Exception:  # the server stays up, not ready, and says why
+        log.exception("the embedding model could not be loaded: /readyz stays not ready")
 
 
 def _database_unavailable() -> ApiError:

@@ -53,8 +53,11 @@ class FakeWallClock:
 @contextmanager
 def app_api(backend: Backend, data_dir: Path, credentials: Credentials, *, wall_clock=time.time, **settings):
     """An ``InProcessApi`` for an app on ``backend`` with ``settings`` changed (no embedded
-    worker unless asked for: the session's server already runs one on this database)."""
+    worker unless asked for: the session's server already runs one on this database; lexical
+    Recall unless ``embeddings="auto"``)."""
     settings.setdefault("embedded_worker", False)
+    # No model unless asked for: each app would load one of its own at start-up.
+    settings.setdefault("embeddings", "off")
     config = Settings(database_url=backend.url, data_dir=data_dir, signing_key="test-signing-key", **settings)
     with TestClient(create_app(config, backend.db, wall_clock=wall_clock), base_url=BASE_URL) as client:
         yield InProcessApi(client, credentials)

@@ -76,6 +76,10 @@ def populate(api: Api, data_dir: Path) -> tuple[str, list]:
     assert api.post(f"{memories}/Observations", json={"observations": observations}).status_code == 202
     summary = {"content": "Asked about a refund; resolved.", "conversationId": CONVERSATION, "occurredAt": "2025-01-15T10:30:00Z"}
     assert api.post(f"{memories}/ConversationSummaries", json={"summaries": [summary]}).status_code == 202
+    participant = {"id": "conv_participant_01jd0000000000000000000000", "name": "Agent", "address": "+12025550000", "channel": "SMS"}
+    said = {"id": "conv_communication_01jd0000000000000000000000", "content": {"text": "Call me tomorrow morning"}, "author": participant, "recipients": [participant]}
+    communications = {"conversationId": CONVERSATION, "communications": [said]}
+    assert api.post(f"{memories}/Communications", json=communications).status_code == 202
     # An unmerge leaves a never-merge pair; a write with an Idempotency-Key leaves its key.
     assert api.post(f"/v1/Stores/{store}/Profiles/{by_email}/Merges/{by_phone}/Unmerge").status_code == 200
     keyed = {"traits": {"Contact": {"email": "keyed@example.com"}}}
@@ -151,9 +155,10 @@ def without_tokens(body: str):
 
 def recalled(api: Api, store: str, reads: list) -> list[str]:
     profile = reads[1][1]
-    response = api.post(f"{profile}/Recall", json={"query": "morning call"})
+    response = api.post(f"{profile}/Recall", json={"query": "morning call", "conversationId": CONVERSATION, "communicationsLimit": 5})
     assert response.status_code == 200, response.text
-    return sorted(item["content"] for item in response.json()["observations"])
+    body = response.json()
+    return sorted(item["content"] for item in body["observations"]) + [c["content"]["text"] for c in body["communications"]]
 
 
 @pytest.fixture(scope="module")

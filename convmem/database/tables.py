@@ -459,6 +459,30 @@ class ConversationSummary(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Communication(Base):
+    """One message of a conversation, kept for session memory (an extension: the contract's
+    Recall serves communications but gives no way to send them). ``sid`` is the sender's
+    ``conv_communication_`` id; sending it again replaces the message."""
+
+    __tablename__ = "communications"
+    __table_args__ = (
+        UniqueConstraint("store_id", "sid"),
+        Index("ix_communications_conversation", "profile_id", "conversation_id", "created_at", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    # The profile it was sent for; reads also gather the profiles merged into it.
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(String(48))
+    channel_id: Mapped[str | None] = mapped_column(String(256))
+    text: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[dict] = mapped_column(JSON)
+    recipients: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 class MemoryEmbedding(Base):
     """The sentence embedding of one observation or summary, computed by the background workers.
 

@@ -1,4 +1,7 @@
-"""The worker task that gives new and edited memories their vectors, in batches."""
+"""The worker task that gives memories still without a vector their vectors, in batches.
+
+Writes embed their own memories in the request (read-your-writes); this task covers the rest:
+memories written while embeddings were off, or whose write could not embed them."""
 
 from convmem.database.engine import Database
 from convmem.memory import repository
@@ -14,9 +17,6 @@ def embed_pending(db: Database, embedder: Embedder | None) -> bool:
     with db.reading() as session:
         pending = repository.pending_embeddings(session, EMBEDDING_BATCH)
     if not pending:
-        # Load the model ahead of the first Recall when there is memory to search.
-        if not embedder.loaded and _has_memories(db):
-            embedder.encode(["warm up"])
         return False
     vectors = embedder.encode([text for _, _, text in pending])
     with db.writing() as session:
@@ -30,7 +30,3 @@ def embed_pending(db: Database, embedder: Embedder | None) -> bool:
         )
     return True
 
-
-def _has_memories(db: Database) -> bool:
-    with db.reading() as session:
-        return repository.has_memories(session)

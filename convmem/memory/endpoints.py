@@ -1,4 +1,5 @@
-"""``/v1/Stores/{storeId}/Profiles/{profileId}/``: Observations, Revisions, ConversationSummaries, Recall.
+"""``/v1/Stores/{storeId}/Profiles/{profileId}/``: Observations, Revisions, ConversationSummaries, Recall,
+and Communications (an extension feeding Recall's session memory).
 
 Merged profile ids: the lists answer 301 and the writes and Recall 308 (the contract's
 listing); fetching one observation or summary and listing revisions serve the data of the
@@ -10,18 +11,21 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from convmem.database.tables import (
+    Communication,
     ConversationSummary,
     Observation,
     ObservationRevision,
 )
 from convmem.kit.timefmt import iso
-from convmem.memory import observations, summaries
+from convmem.memory import communications, observations, summaries
 from convmem.memory.embeddings import Embedder
 from convmem.memory.recall import Recalled
 from convmem.memory.recall import recall as recall_memories
 from convmem.memory.schemas import (
     CONVERSATION_ID,
     SOURCE,
+    AddCommunicationsRequest,
+    CommunicationInfo,
     CreateObservationsRequest,
     CreateSummariesRequest,
     ListMeta,
@@ -113,9 +117,13 @@ def _name_canonical(response: Response, scope: Scope) -> None:
 
 @router.post("/Observations", status_code=202, response_model=MemoryAccepted)
 def create_observations(
-    session: WriteSession, store: LockedStore, profileId: ProfileId, body: CreateObservationsRequest = Body()
+    session: WriteSession,
+    store: LockedStore,
+    embedder: AppEmbedder,
+    profileId: ProfileId,
+    body: CreateObservationsRequest = Body(),
 ):
-    observations.create(session, resolve(session, store, profileId, follow=False), body.observations)
+    observations.create(session, resolve(session, store, profileId, follow=False), body.observations, embedder)
     return MemoryAccepted(message="Observations creation accepted")
 
 
@@ -159,11 +167,12 @@ def fetch_observation(
 def patch_observation(
     session: WriteSession,
     store: LockedStore,
+    embedder: AppEmbedder,
     profileId: ProfileId,
     observationId: ObservationId,
     body: ObservationBase = Body(),
 ):
-    observations.patch(session, resolve(session, store, profileId, follow=False), observationId, body)
+    observations.patch(session, resolve(session, store, profileId, follow=False), observationId, body, embedder)
     return MemoryAccepted(message="Observation update accepted")
 
 
@@ -195,9 +204,13 @@ def list_revisions(
 
 @router.post("/ConversationSummaries", status_code=202, response_model=MemoryAccepted)
 def create_summaries(
-    session: WriteSession, store: LockedStore, profileId: ProfileId, body: CreateSummariesRequest = Body()
+    session: WriteSession,
+    store: LockedStore,
+    embedder: AppEmbedder,
+    profileId: ProfileId,
+    body: CreateSummariesRequest = Body(),
 ):
-    summaries.create(session, resolve(session, store, profileId, follow=False), body.summaries)
+    summaries.create(session, resolve(session, store, profileId, follow=False), body.summaries, embedder)
     return MemoryAccepted(message="Summaries creation accepted")
 
 
@@ -221,9 +234,14 @@ def fetch_summary(response: Response, session: ReadSession, store: OwnedStore, p
 
 @router.patch("/ConversationSummaries/{summaryId}", status_code=202, response_model=MemoryAccepted)
 def patch_summary(
-    session: WriteSession, store: LockedStore, profileId: ProfileId, summaryId: SummaryId, body: SummaryCorePatch = Body()
+    session: WriteSession,
+    store: LockedStore,
+    embedder: AppEmbedder,
+    profileId: ProfileId,
+    summaryId: SummaryId,
+    body: SummaryCorePatch = Body(),
 ):
-    summaries.patch(session, resolve(session, store, profileId, follow=False), summaryId, body)
+    summaries.patch(session, resolve(session, store, profileId, follow=False), summaryId, body, embedder)
     return MemoryAccepted(message="Conversation summary update accepted")
 
 
@@ -231,6 +249,32 @@ def patch_summary(
 def delete_summary(session: WriteSession, store: LockedStore, profileId: ProfileId, summaryId: SummaryId):
     summaries.remove(session, resolve(session, store, profileId, follow=False), summaryId)
     return MemoryAccepted(message="Conversation summary deletion accepted")
+
+
+# --- communications (extension) ---------------------------------------------------------
+
+
+@router.post("/Communications", status_code=202, response_model=MemoryAccepted)
+def add_communications(
+    session: WriteSession, store: LockedStore, profileId: ProfileId, body: AddCommunicationsRequest = Body()
+):
+    """Extension: a conversation's communications, served by Recall as session memory (``communicationsLimit``)
+    and used to derive a query when a Recall names the conversation without one."""
+    scope = resolve(session, store, profileId, follow=False)
+    communications.add(session, scope, body.conversationId, body.communications)
+    return MemoryAccepted(message="Communications accepted")
+
+
+def _communication(row: Communication) -> CommunicationInfo:
+    return CommunicationInfo(
+        id=row.sid,
+        channelId=row.channel_id,
+        content={"text": row.text},
+        createdAt=iso(row.created_at),
+        updatedAt=iso(row.updated_at),
+        author=row.author,
+        recipients=row.recipients,
+    )
 
 
 # --- recall ---------------------------------------------------------------------------
@@ -253,5 +297,6 @@ def recall_answer(found: Recalled) -> MemoryRetrievalResponse:
     return MemoryRetrievalResponse(
         observations=[_observation(row, row.sid, RecallObservationInfo, score=score) for row, score in found.observations],
         summaries=[_summary(row, RecallSummaryInfo, score=score) for row, score in found.summaries],
+        communications=[_communication(row) for row in found.communications],
         meta=RecallMeta(queryTime=found.query_time_ms, searchMode=found.search_mode),
     )

@@ -1,7 +1,7 @@
 """Observations and their revisions: every change records the new full state as a revision.
 
-Writes are committed before the 202 goes out, so a client reads its own writes at once;
-only the embeddings are left to the background workers (``embedding_task``).
+Writes are committed before the 202 goes out, with the memory's embedding computed in the
+request, so a client's next Recall finds its own writes, semantically too.
 """
 
 from dataclasses import replace
@@ -13,15 +13,17 @@ from sqlalchemy.orm import Session
 from convmem.database.tables import Observation, ObservationRevision, utcnow
 from convmem.kit.ids import Prefix, new_id
 from convmem.memory import repository
+from convmem.memory.embeddings import Embedder, vectors_for
 from convmem.memory.schemas import ObservationBase, ObservationCreateRequest
 from convmem.memory.scope import MemoryPage, Scope, apply_patch, clamp
 from convmem.web.errors import not_found
 from convmem.web.pagination import PageRequest, keyset
 
 
-def create(session: Session, scope: Scope, items: list[ObservationCreateRequest]) -> None:
+def create(session: Session, scope: Scope, items: list[ObservationCreateRequest], embedder: Embedder | None) -> None:
     now = utcnow()
-    for item in items:
+    vectors = vectors_for(embedder, [item.content for item in items])
+    for item, vector in zip(items, vectors, strict=True):
         repository.add_observation(
             session,
             Observation(
@@ -35,6 +37,7 @@ def create(session: Session, scope: Scope, items: list[ObservationCreateRequest]
                 created_at=now,
                 updated_at=now,
             ),
+            vector,
         )
 
 
@@ -59,7 +62,9 @@ def get(session: Session, scope: Scope, observation_sid: str) -> Observation:
     return observation
 
 
-def patch(session: Session, scope: Scope, observation_sid: str, fields: ObservationBase) -> None:
+def patch(
+    session: Session, scope: Scope, observation_sid: str, fields: ObservationBase, embedder: Embedder | None
+) -> None:
     """Apply the fields sent; a change records the new full state as a revision."""
     observation = get(session, scope, observation_sid)
     wanted = {
@@ -70,7 +75,9 @@ def patch(session: Session, scope: Scope, observation_sid: str, fields: Observat
     }
     changed = apply_patch(observation, wanted)
     if changed:
-        repository.observation_changed(session, observation, content_changed="content" in changed)
+        content_changed = "content" in changed
+        (vector,) = vectors_for(embedder, [observation.content]) if content_changed else (None,)
+        repository.observation_changed(session, observation, content_changed, vector)
 
 
 def remove(session: Session, scope: Scope, observation_sid: str) -> None:

@@ -2,7 +2,8 @@
 
 Without a query (nor a conversation to build one from) the newest memories come back
 unscored. With one, each kind of memory is ranked by the signals in use (``ranking``):
-full-text search always, the embedder's vectors when there is one.
+full-text search always, the embedder's vectors when there is one. A Recall naming a
+conversation also answers its recent communications (session memory).
 """
 
 import time
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from convmem.database.tables import ConversationSummary, Observation
+from convmem.database.tables import Communication, ConversationSummary, Observation
 from convmem.memory import repository
 from convmem.memory.embeddings import Embedder
 from convmem.memory.ranking import (
@@ -25,8 +26,9 @@ from convmem.memory.ranking import (
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import Scope
 
-# Query expansion: how many of a conversation's memories make the query, and how long it may get.
-EXPANSION_MEMORIES = 10
+# Query expansion: how many of a conversation's communications (or memories) make the query,
+# and how long it may get.
+EXPANSION_ITEMS = 10
 EXPANSION_MAX_CHARS = 2000
 BOTH_SIGNALS = frozenset({"lexical", "semantic"})
 
@@ -37,6 +39,7 @@ class Recalled:
 
     observations: list[tuple[Observation, float | None]]
     summaries: list[tuple[ConversationSummary, float | None]]
+    communications: list[Communication]  # oldest first
     search_mode: str
     query_time_ms: int
 
@@ -55,8 +58,12 @@ def recall(
     canonical_pk = scope.profile.pk
     query = (request.query or "").strip()
     if not query and request.conversationId:
-        texts = repository.conversation_texts(session, canonical_pk, request.conversationId, EXPANSION_MEMORIES)
-        query = " ".join(texts)[:EXPANSION_MAX_CHARS]
+        query = _expanded_query(session, canonical_pk, request.conversationId)
+    communications = []
+    if request.communicationsLimit and request.conversationId:
+        communications = repository.recent_communications(
+            session, canonical_pk, request.conversationId, request.communicationsLimit
+        )
     kinds = {Observation: request.observationsLimit, ConversationSummary: request.summariesLimit}
     found: dict = {Observation: [], ConversationSummary: []}
     begin, end = request.beginDate, request.endDate
@@ -89,4 +96,15 @@ def recall(
             found[model] = [(rows[item_key], round(score, 4)) for item_key, score in best]
 
     elapsed_ms = int((time.perf_counter() - started) * 1000)
-    return Recalled(found[Observation], found[ConversationSummary], mode, elapsed_ms)
+    return Recalled(found[Observation], found[ConversationSummary], communications, mode, elapsed_ms)
+
+
+def _expanded_query(session: Session, canonical_pk: int, conversation_id: str) -> str:
+    """The query a conversation stands for: the text of its last 10 communications (the newest
+    kept when they run long), or, when none were sent, its newest memories."""
+    said = repository.recent_communications(session, canonical_pk, conversation_id, EXPANSION_ITEMS)
+    texts = [communication.text for communication in said if communication.text]
+    if texts:
+        return " ".join(texts)[-EXPANSION_MAX_CHARS:].strip()
+    texts = repository.conversation_texts(session, canonical_pk, conversation_id, EXPANSION_ITEMS)
+    return " ".join(texts)[:EXPANSION_MAX_CHARS]

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import (
+    Communication,
     ConversationSummary,
     MemoryEmbedding,
     Observation,
@@ -36,12 +37,20 @@ from convmem.database.tables import (
     ObservationRevision,
     Profile,
 )
+from convmem.memory.embeddings import Vector
 from convmem.memory.ranking import fts5_match
 
 MemoryModel = type[Observation] | type[ConversationSummary]
 
 
-def in_scope(model: MemoryModel, canonical_pk: int):
+def _embedding(vector: Vector | None, **memory) -> MemoryEmbedding:
+    """A memory's embedding row: filled in, or pending for the workers."""
+    if vector is None:
+        return MemoryEmbedding(generation=1, **memory)
+    return MemoryEmbedding(generation=1, model=vector.model, vector=vector.data, **memory)
+
+
+def in_scope(model: MemoryModel | type[Communication], canonical_pk: int):
     """Rows of the canonical profile and of every profile merged into it."""
     merged = select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk))
     return model.profile_id.in_(merged.scalar_subquery())
@@ -59,12 +68,12 @@ def occurred_between(model: MemoryModel, begin: datetime | None, end: datetime |
 # --- observations ---------------------------------------------------------------------
 
 
-def add_observation(session: Session, observation: Observation) -> None:
+def add_observation(session: Session, observation: Observation, vector: Vector | None) -> None:
     session.add(observation)
     session.flush()
     _link_conversations(session, observation)
     record_revision(session, observation)
-    session.add(MemoryEmbedding(observation_id=observation.id, generation=1))
+    session.add(_embedding(vector, observation_id=observation.id))
 
 
 def _link_conversations(session: Session, observation: Observation) -> None:
@@ -89,12 +98,12 @@ def record_revision(session: Session, observation: Observation) -> None:
     )
 
 
-def observation_changed(session: Session, observation: Observation, content_changed: bool) -> None:
+def observation_changed(session: Session, observation: Observation, content_changed: bool, vector: Vector | None) -> None:
     session.flush()
     _link_conversations(session, observation)
     record_revision(session, observation)
     if content_changed:
-        stale(session, MemoryEmbedding.observation_id == observation.id)
+        replace_embedding(session, MemoryEmbedding.observation_id == observation.id, vector)
 
 
 def find_observation(session: Session, canonical_pk: int, sid: str) -> Observation | None:
@@ -132,16 +141,16 @@ def revisions_listing(observation_pk: int) -> Select:
 # --- summaries ------------------------------------------------------------------------
 
 
-def add_summary(session: Session, summary: ConversationSummary) -> None:
+def add_summary(session: Session, summary: ConversationSummary, vector: Vector | None) -> None:
     session.add(summary)
     session.flush()
-    session.add(MemoryEmbedding(summary_id=summary.id, generation=1))
+    session.add(_embedding(vector, summary_id=summary.id))
 
 
-def summary_changed(session: Session, summary: ConversationSummary, content_changed: bool) -> None:
+def summary_changed(session: Session, summary: ConversationSummary, content_changed: bool, vector: Vector | None) -> None:
     session.flush()
     if content_changed:
-        stale(session, MemoryEmbedding.summary_id == summary.id)
+        replace_embedding(session, MemoryEmbedding.summary_id == summary.id, vector)
 
 
 def find_summary(session: Session, canonical_pk: int, sid: str) -> ConversationSummary | None:
@@ -299,12 +308,43 @@ def conversation_texts(session: Session, canonical_pk: int, conversation_id: str
     return list(summaries + observations)[:limit]
 
 
+# --- communications -------------------------------------------------------------------
+
+
+def find_communication(session: Session, store_pk: int, sid: str) -> Communication | None:
+    return session.scalar(select(Communication).where(Communication.store_id == store_pk, Communication.sid == sid))
+
+
+def add_communication(session: Session, communication: Communication) -> None:
+    session.add(communication)
+    session.flush()
+
+
+def recent_communications(session: Session, canonical_pk: int, conversation_id: str, limit: int) -> list[Communication]:
+    """The conversation's newest ``limit`` communications, oldest first (the order they were said in)."""
+    newest = session.scalars(
+        select(Communication)
+        .where(in_scope(Communication, canonical_pk), Communication.conversation_id == conversation_id)
+        .order_by(Communication.created_at.desc(), Communication.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(newest))
+
+
 # --- embeddings -----------------------------------------------------------------------
 
 
-def stale(session: Session, which) -> None:
+def replace_embedding(session: Session, which, vector: Vector | None) -> None:
+    """A new text: its vector, or pending again. The generation moves on either way, so a worker
+    still encoding the old text cannot store its vector."""
     session.execute(
-        update(MemoryEmbedding).where(which).values(generation=MemoryEmbedding.generation + 1, vector=None, model=None)
+        update(MemoryEmbedding)
+        .where(which)
+        .values(
+            generation=MemoryEmbedding.generation + 1,
+            vector=vector.data if vector else None,
+            model=vector.model if vector else None,
+        )
     )
 
 
@@ -330,7 +370,3 @@ def store_embeddings(session: Session, vectors: Sequence[tuple[int, int, bytes]]
             .where(MemoryEmbedding.id == embedding_id, MemoryEmbedding.generation == generation)
             .values(vector=vector, model=model_name)
         )
-
-
-def has_memories(session: Session) -> bool:
-    return session.scalar(select(MemoryEmbedding.id).limit(1)) is not None

@@ -8,7 +8,7 @@ PostgreSQL cannot store, so both backends answer it alike.
 """
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -99,6 +99,52 @@ class SummaryCorePatch(_NoNulls):
     source: Source | None = None
 
 
+# --- communications (session memory) ---------------------------------------------------
+# Shaped like the contract's Communication, Participant and the inline recipient.
+
+COMMUNICATION_ID = r"^conv_communication_[0-7][0-9a-z]{25}$"
+PARTICIPANT_ID = r"^conv_participant_[0-7][0-9a-z]{25}$"
+PROFILE_SID = r"^mem_profile_[0-7][0-9a-z]{25}$"
+ParticipantType = Literal["HUMAN_AGENT", "CUSTOMER", "AI_AGENT", "AGENT", "UNKNOWN"]
+Channel = Literal["VOICE", "SMS", "RCS", "EMAIL", "WHATSAPP", "CHAT", "API", "SYSTEM"]
+StorableText = Annotated[str, AfterValidator(storable)]
+
+
+class Participant(BaseModel):
+    id: Annotated[str, Field(pattern=PARTICIPANT_ID)]
+    name: Annotated[StorableText, Field(max_length=256)]
+    type: ParticipantType | None = None
+    profileId: Annotated[str, Field(pattern=PROFILE_SID)] | None = None
+    address: Annotated[StorableText, Field(max_length=254)]
+    channel: Channel
+
+
+class Recipient(Participant):
+    deliveryStatus: Literal["INITIATED", "IN_PROGRESS", "DELIVERED", "COMPLETED", "FAILED"] | None = None
+
+
+class CommunicationContent(BaseModel):
+    text: Annotated[StorableText, Field(max_length=8388608)] | None = None
+
+
+class Communication(BaseModel):
+    id: Annotated[str, Field(pattern=COMMUNICATION_ID)]
+    channelId: Annotated[StorableText, Field(max_length=256)] | None = None
+    content: CommunicationContent
+    createdAt: Timestamp | None = None
+    updatedAt: Timestamp | None = None
+    author: Participant
+    recipients: Annotated[list[Recipient], Field(max_length=100)]
+
+
+class AddCommunicationsRequest(BaseModel):
+    """Extension: a conversation's communications, for Recall's session memory and query expansion."""
+
+    model_config = ConfigDict(extra="forbid")
+    conversationId: ConversationId
+    communications: Annotated[list[Communication], Field(min_length=1, max_length=100)]
+
+
 class MemoryRetrievalRequest(BaseModel):
     conversationId: ConversationId | None = None
     query: Annotated[str, Field(max_length=1024)] | None = None
@@ -183,8 +229,21 @@ class RecallMeta(BaseModel):
     searchMode: str
 
 
+class CommunicationInfo(BaseModel):
+    """A stored communication as Recall answers it: ``createdAt`` and ``updatedAt`` always
+    (twilio-agent-connect drops an item without ``createdAt``)."""
+
+    id: str
+    channelId: str | None = None
+    content: CommunicationContent
+    createdAt: str
+    updatedAt: str
+    author: Participant
+    recipients: list[Recipient]
+
+
 class MemoryRetrievalResponse(BaseModel):
     observations: list[RecallObservationInfo]
     summaries: list[RecallSummaryInfo]
-    communications: list[dict] = []  # no communications are stored
+    communications: list[CommunicationInfo]
     meta: RecallMeta

@@ -1,4 +1,4 @@
-"""Conversation summaries: one per write, editable, each with its embedding kept current."""
+"""Conversation summaries: one per write, editable, each with its embedding computed in the write."""
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -6,15 +6,17 @@ from sqlalchemy.orm import Session
 from convmem.database.tables import ConversationSummary, utcnow
 from convmem.kit.ids import Prefix, new_id
 from convmem.memory import repository
+from convmem.memory.embeddings import Embedder, vectors_for
 from convmem.memory.schemas import SummaryCore, SummaryCorePatch
 from convmem.memory.scope import MemoryPage, Scope, apply_patch, clamp
 from convmem.web.errors import not_found
 from convmem.web.pagination import PageRequest, keyset
 
 
-def create(session: Session, scope: Scope, items: list[SummaryCore]) -> None:
+def create(session: Session, scope: Scope, items: list[SummaryCore], embedder: Embedder | None) -> None:
     now = utcnow()
-    for item in items:
+    vectors = vectors_for(embedder, [item.content for item in items])
+    for item, vector in zip(items, vectors, strict=True):
         repository.add_summary(
             session,
             ConversationSummary(
@@ -28,6 +30,7 @@ def create(session: Session, scope: Scope, items: list[SummaryCore]) -> None:
                 created_at=now,
                 updated_at=now,
             ),
+            vector,
         )
 
 
@@ -45,7 +48,7 @@ def get(session: Session, scope: Scope, summary_sid: str) -> ConversationSummary
     return summary
 
 
-def patch(session: Session, scope: Scope, summary_sid: str, fields: SummaryCorePatch) -> None:
+def patch(session: Session, scope: Scope, summary_sid: str, fields: SummaryCorePatch, embedder: Embedder | None) -> None:
     summary = get(session, scope, summary_sid)
     wanted = {
         "content": fields.content,
@@ -55,7 +58,9 @@ def patch(session: Session, scope: Scope, summary_sid: str, fields: SummaryCoreP
     }
     changed = apply_patch(summary, wanted)
     if changed:
-        repository.summary_changed(session, summary, content_changed="content" in changed)
+        content_changed = "content" in changed
+        (vector,) = vectors_for(embedder, [summary.content]) if content_changed else (None,)
+        repository.summary_changed(session, summary, content_changed, vector)
 
 
 def remove(session: Session, scope: Scope, summary_sid: str) -> None:

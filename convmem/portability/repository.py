@@ -7,6 +7,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, aliased
 
 from convmem.database.tables import (
+    Communication,
     ConversationSummary,
     DataMapping,
     Dataset,
@@ -98,6 +99,16 @@ def revisions_of(session: Session, observation_pks: Sequence[int]) -> list[Obser
             select(ObservationRevision)
             .where(ObservationRevision.observation_id.in_(observation_pks))
             .order_by(ObservationRevision.id)
+        )
+    )
+
+
+def communications_of(session: Session, profile_pks: Sequence[int]) -> list[Communication]:
+    return list(
+        session.scalars(
+            select(Communication)
+            .where(Communication.profile_id.in_(profile_pks))
+            .order_by(Communication.created_at, Communication.id)
         )
     )
 

@@ -126,6 +126,18 @@ class SummaryRecord(Record):
     updatedAt: str
 
 
+class CommunicationRecord(Record):
+    id: str
+    profileId: str = Field(description="The profile id it was sent for (this profile or one of its aliases)")
+    conversationId: str
+    channelId: str | None
+    text: str | None
+    author: dict
+    recipients: list[dict]
+    createdAt: str
+    updatedAt: str
+
+
 class ProfileRecord(Record):
     """One customer's complete record: traits with their provenance, identifiers, merges, memories."""
 
@@ -140,3 +152,5 @@ class ProfileRecord(Record):
     merges: list[MergeRecord] = Field(description="The merge ledger of this profile and its aliases, oldest first")
     observations: list[ObservationRecord]
     summaries: list[SummaryRecord]
+    # Left out by exports made before communications were kept.
+    communications: list[CommunicationRecord] = Field(default=[], description="Session memory, oldest first")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import (
+    Communication,
     ConversationSummary,
     DataMapping,
     Dataset,
@@ -31,6 +32,7 @@ from convmem.portability import repository
 from convmem.portability.schemas import (
     FORMAT_VERSION,
     AliasRecord,
+    CommunicationRecord,
     DataMappingRecord,
     DatasetRecord,
     IdentifierRecord,
@@ -164,6 +166,10 @@ def _profile_records(session: Session, profiles: list[Profile], defined: dict | 
         )
     for summary in repository.summaries_of(session, list(owner)):
         records[owner[summary.profile_id]].summaries.append(_summary(summary, sid_of[summary.profile_id]))
+    for communication in repository.communications_of(session, list(owner)):
+        records[owner[communication.profile_id]].communications.append(
+            _communication(communication, sid_of[communication.profile_id])
+        )
     return list(records.values())
 
 
@@ -233,6 +239,20 @@ def _summary(summary: ConversationSummary, profile_sid: str) -> SummaryRecord:
         conversationId=summary.conversation_id,
         createdAt=_time(summary.created_at),
         updatedAt=_time(summary.updated_at),
+    )
+
+
+def _communication(communication: Communication, profile_sid: str) -> CommunicationRecord:
+    return CommunicationRecord(
+        id=communication.sid,
+        profileId=profile_sid,
+        conversationId=communication.conversation_id,
+        channelId=communication.channel_id,
+        text=communication.text,
+        author=communication.author,
+        recipients=communication.recipients,
+        createdAt=_time(communication.created_at),
+        updatedAt=_time(communication.updated_at),
     )
 
 
@@ -518,6 +538,26 @@ def _import_memories(session: Session, store_pk: int, records: list[ProfileRecor
         ],
     )
     repository.add_pending_embeddings(session, [observation_pk[o.id] for o in observations], [summary_pk[s.id] for s in summaries])
+    repository.insert_rows(
+        session,
+        Communication,
+        [
+            {
+                "sid": c.id,
+                "store_id": store_pk,
+                "profile_id": _member(pk_of, r, c.profileId),
+                "conversation_id": c.conversationId,
+                "channel_id": c.channelId,
+                "text": c.text,
+                "author": c.author,
+                "recipients": c.recipients,
+                "created_at": _parse(c.createdAt),
+                "updated_at": _parse(c.updatedAt),
+            }
+            for r in records
+            for c in r.communications
+        ],
+    )
 
 
 def _member(pk_of: dict[str, int], record: ProfileRecord, sid: str) -> int:
