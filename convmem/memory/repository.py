@@ -11,8 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Select,
-    Text,
-    cast,
     column,
     delete,
     exists,
@@ -229,9 +227,13 @@ class _TsVector:
 
     @staticmethod
     def any_of(terms: Sequence[str]):
-        # plainto_tsquery stems and drops stop words; its ANDs become ORs so partial matches count.
-        conjunction = cast(func.plainto_tsquery("english", " ".join(terms)), Text)
-        return cast(func.replace(conjunction, "&", "|"), TSQUERY)
+        # One phrase per term (an identifier such as "gc-7k2p-9qx4" is several lexemes in a row),
+        # stemmed and without stop words; OR-ed, so partial matches count.
+        queries = [func.phraseto_tsquery("english", term) for term in terms]
+        combined = queries[0]
+        for query in queries[1:]:
+            combined = combined.op("||", return_type=TSQUERY)(query)
+        return combined
 
     def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
         return stmt.where(self.vector.op("@@")(self.any_of(terms)))
