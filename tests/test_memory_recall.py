@@ -47,8 +47,10 @@ def test_query_terms_drop_stop_words_and_repeats():
     assert ranking.query_terms("the of and") == []
 
 
-def test_fts5_match_quotes_every_term():
-    assert ranking.fts5_match(["seat", 'a"b', "near"]) == '"seat" OR "a""b" OR "near"'
+def test_fts5_match_quotes_every_term_and_names_the_profiles():
+    assert ranking.fts5_match(["seat", 'a"b', "near"], [7, 12]) == (
+        'profile_id : ("7" OR "12") AND content : ("seat" OR "a""b" OR "near")'
+    )
 
 
 def test_semantic_confidence_is_calibrated_between_floor_and_ceiling():

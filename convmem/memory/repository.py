@@ -181,7 +181,7 @@ def lexical_evidence(
     """Full-text ranking (bm25 on SQLite, ts_rank_cd on PostgreSQL), the matches of each term
     and the number of rows in scope, in one round trip."""
     scoped = (in_scope(model, canonical_pk), *occurred_between(model, begin, end))
-    search = _Fts5(model) if sqlite else _TsVector(model)
+    search = _Fts5(model, scope_profiles(session, canonical_pk)) if sqlite else _TsVector(model)
     parts = [
         search.matching(select(literal(RANKED), model.id, search.badness(terms)).where(*scoped), terms),
         select(literal(POPULATION), func.count(), literal(0.0)).select_from(model).where(*scoped),
@@ -202,21 +202,31 @@ def lexical_evidence(
     return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, population)
 
 
-class _Fts5:
-    """SQLite: the external-content FTS5 table ``<table>_fts`` (porter stemming)."""
+def scope_profiles(session: Session, canonical_pk: int) -> list[int]:
+    """The canonical profile and every profile merged into it."""
+    return list(
+        session.scalars(select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk)))
+    )
 
-    def __init__(self, model: MemoryModel):
+
+class _Fts5:
+    """SQLite: the external-content FTS5 table ``<table>_fts`` (porter stemming), which indexes
+    each row's ``profile_id`` too, so a search walks only the profiles in scope (migration 0012)."""
+
+    def __init__(self, model: MemoryModel, profile_pks: Sequence[int]):
         self.model = model
+        self.profile_pks = profile_pks
         self.name = f"{model.__tablename__}_fts"
         self.table = table(self.name, column("rowid"), column(self.name))
 
     def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
         return stmt.join(self.table, self.table.c.rowid == self.model.id).where(
-            self.table.c[self.name].op("MATCH")(fts5_match(terms))
+            self.table.c[self.name].op("MATCH")(fts5_match(terms, self.profile_pks))
         )
 
     def badness(self, _terms: Sequence[str]):
-        return func.bm25(self.table.c[self.name])  # negative; lower is better
+        # Negative, lower is better; the profile column carries no weight.
+        return func.bm25(self.table.c[self.name], 1.0, 0.0)
 
 
 class _TsVector:
