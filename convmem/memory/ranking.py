@@ -103,8 +103,9 @@ def semantic_ranking(query_vector, candidates: Sequence[tuple[int, bytes]]) -> l
     keys = [key for key, _ in candidates]
     matrix = np.frombuffer(b"".join(blob for _, blob in candidates), dtype=np.float32).reshape(len(keys), -1)
     similarities = matrix @ np.asarray(query_vector, dtype=np.float32)
-    order = np.argsort(-similarities, kind="stable")
-    return [(keys[i], float(similarities[i])) for i in order if similarities[i] > SEMANTIC_FLOOR]
+    above = np.flatnonzero(similarities > SEMANTIC_FLOOR)  # most of a large profile is noise: sort only the rest
+    order = above[np.argsort(-similarities[above], kind="stable")]
+    return [(keys[i], float(similarities[i])) for i in order.tolist()]
 
 
 @dataclass(frozen=True)
