@@ -181,7 +181,9 @@ def lexical_evidence(
     """Full-text ranking (bm25 on SQLite, ts_rank_cd on PostgreSQL), the matches of each term
     and the number of rows in scope, in one round trip."""
     scoped = (in_scope(model, canonical_pk), *occurred_between(model, begin, end))
-    search = _Fts5(model, scope_profiles(session, canonical_pk)) if sqlite else _TsVector(model)
+    if not sqlite:
+        return _TsVector(model).evidence(session, scoped, terms)
+    search = _Fts5(model, scope_profiles(session, canonical_pk))
     parts = [
         search.matching(select(literal(RANKED), model.id, search.badness(terms)).where(*scoped), terms),
         select(literal(POPULATION), func.count(), literal(0.0)).select_from(model).where(*scoped),
@@ -233,23 +235,35 @@ class _TsVector:
     """PostgreSQL: the generated ``search_vector`` column ('english': stemming, stop words)."""
 
     def __init__(self, model: MemoryModel):
+        self.model = model
         self.vector = literal_column(f"{model.__tablename__}.search_vector")
 
-    @staticmethod
-    def any_of(terms: Sequence[str]):
+    def evidence(self, session: Session, scoped: Sequence, terms: Sequence[str]) -> LexicalEvidence:
+        """One pass over the rows in scope that match any term, telling for each row which terms
+        it matches: the planner starts from the profile's rows, so every extra statement part
+        would walk them again (and be planned again)."""
         # One phrase per term (an identifier such as "gc-7k2p-9qx4" is several lexemes in a row),
         # stemmed and without stop words; OR-ed, so partial matches count.
-        queries = [func.phraseto_tsquery("english", term) for term in terms]
-        combined = queries[0]
-        for query in queries[1:]:
-            combined = combined.op("||", return_type=TSQUERY)(query)
-        return combined
-
-    def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
-        return stmt.where(self.vector.op("@@")(self.any_of(terms)))
-
-    def badness(self, terms: Sequence[str]):
-        return -func.ts_rank_cd(self.vector, self.any_of(terms))
+        per_term = [func.phraseto_tsquery("english", term) for term in terms]
+        any_term = per_term[0]
+        for query in per_term[1:]:
+            any_term = any_term.op("||", return_type=TSQUERY)(query)
+        population = select(func.count()).select_from(self.model).where(*scoped).scalar_subquery()
+        stmt = select(
+            self.model.id,
+            func.ts_rank_cd(self.vector, any_term),
+            population,
+            *(self.vector.op("@@")(query) for query in per_term),
+        ).where(*scoped, self.vector.op("@@")(any_term))
+        order: list[tuple[float, int]] = []
+        matches: list[set[int]] = [set() for _ in terms]
+        total = 0
+        for key, rank, total, *flags in session.execute(stmt):
+            order.append((-rank, -key))  # ties: newer first
+            for index, flag in enumerate(flags):
+                if flag:
+                    matches[index].add(key)
+        return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, total)
 
 
 def embedded_vectors(
