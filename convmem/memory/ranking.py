@@ -4,16 +4,18 @@ Up to three signals score one kind of memory (observations or summaries), each g
 memories it found a strength in [0, 1]:
 - ``semantic``: cosine similarity of the query's embedding with the memory's, mapped onto
   [0, 1] between ``SEMANTIC_FLOOR`` (below it MiniLM similarity is noise) and ``SEMANTIC_CEILING``;
-- ``lexical``: the IDF-weighted share of the query's terms the memory contains, *squared*:
-  a match that covers the query's informative terms counts fully, one that shares a single
-  incidental word ("food", "city") with a paraphrase counts for almost nothing;
+- ``lexical``: the IDF-weighted share of the query's terms the memory contains (its
+  coverage). For a memory the model has judged (it has a vector) only the part past half the
+  query counts, so a match covering the query's informative terms counts fully and one that
+  shares a single incidental word ("food", "city") with a paraphrase counts for nothing;
 - ``identifier``: the share of the query's identifiers (tokens holding a digit or an ``@``:
   order numbers, emails, codes) the memory contains exactly.
 
 Fusion is a weighted mean of the strengths over the signals that found anything. The
 identifier signal weighs as much as the others together, so when a query names an
-identifier that some memory contains, every memory holding it ranks above every memory that
-does not (a near-duplicate one digit away is no match at all), whatever the embedding says.
+identifier that some memory contains, every memory holding it scores at least 0.5 and every
+memory that does not at most 0.5 (a near-duplicate one digit away is no match at all),
+whatever the embedding says.
 Scores have a fixed meaning, which is what makes ``relevanceThreshold`` comparable across
 queries: 1.0 is a full match by every signal in use, and a memory no signal found is not
 returned. Ties go to the better full-text rank (bm25 / ts_rank_cd), then to the more similar
