@@ -1,25 +1,29 @@
-"""Recall quality and latency: lexical-only vs semantic-only vs hybrid, on a labelled set.
+"""Recall quality per query class: lexical-only vs semantic-only vs hybrid, at two profile sizes.
 
-The set is generated here from a fixed seed and never used by the tests. Each profile holds
-about 200 memories (observations and summaries): ~20 planted facts whose queries are known,
-the rest distractors built from templates (orders, calls, purchases, ratings...). Three
-kinds of query per profile:
+The set is generated here from a fixed seed and never used by the tests. Profiles of each
+size (200 and 2,000 memories by default) hold 20 planted facts among generated memories of
+two hostile kinds next to ordinary filler (orders, calls, purchases, ratings, recaps):
+- ``incidental``: for every planted fact, memories sharing exactly one incidental word with
+  the fact's paraphrase ("food", "city", "billing"...) and nothing with the fact itself;
+- near-duplicate identifiers: every order number, email address and gift-card code asked
+  about has three neighbours in the same profile that differ by one digit or character.
+
+Query classes, one known relevant memory each:
 - ``words``: shares words with its target (what full-text search is good at);
-- ``paraphrase``: shares no content word with its target (checked below), which only a
-  semantic model can find;
-- ``identifier``: names an order number among many near-identical order memories, which
-  sentence embeddings blur and full-text search pins down.
+- ``paraphrase``: shares no content word with its target (checked below), but one with the
+  incidental distractors: only a semantic model finds the target, full-text finds the distractors;
+- ``order``, ``email``, ``code``: names an identifier among its near-duplicates, which
+  sentence embeddings blur and exact token matching pins down.
 
-Reports recall@5 and MRR per mode and query kind, and the p99 latency of a hybrid Recall
-(the service call: database reads, query embedding, fusion) at ~200 items per profile,
-after the model has loaded once.
+Reports recall@1/@3/@5 per class, mode and size, and the latency of a hybrid Recall (the
+service call: database reads, query embedding, fusion) per size, after the model has loaded.
 
-    python bench/recall_quality.py [--profiles 5] [--seed 20261122] [--database-url URL]
+    python bench/recall_quality.py [--sizes 200 2000] [--profiles 3] [--seed 20261122] [--database-url URL]
 """
 
 import argparse
 import random
-import statistics
+import string
 import sys
 import tempfile
 import time
@@ -50,56 +54,94 @@ from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
 
-# (memory, query sharing words, paraphrase sharing none)
+# (memory, query sharing words, paraphrase sharing none, an incidental word of the paraphrase)
 FACTS = [
-    ("Prefers an aisle seat on flights", "aisle seat flights", "likes sitting next to the corridor when flying"),
-    ("Allergic to peanuts and tree nuts", "peanuts allergic", "severe food reaction to legumes"),
-    ("Wants invoices sent by email", "invoices email", "billing statements delivered electronically to the inbox"),
-    ("Has a golden retriever named Max", "golden retriever", "owns a pet dog"),
-    ("Vegetarian, does not eat meat", "vegetarian meat", "follows a plant-based diet"),
+    (
+        "Prefers an aisle seat on flights",
+        "aisle seat flights",
+        "likes sitting next to the corridor when flying",
+        "corridor",
+    ),
+    ("Allergic to peanuts and tree nuts", "peanuts allergic", "severe food reaction to legumes", "food"),
+    (
+        "Wants invoices sent by email",
+        "invoices email",
+        "billing statements delivered electronically to the inbox",
+        "billing",
+    ),
+    ("Has a golden retriever named Max", "golden retriever", "owns a pet dog", "dog"),
+    ("Vegetarian, does not eat meat", "vegetarian meat", "follows a plant-based diet", "diet"),
     (
         "Speaks Spanish at home and prefers Spanish-speaking agents",
         "Spanish speaking agents",
         "which tongue the support staff should talk in",
+        "support",
     ),
-    ("Lives in Denver, Colorado", "lives in Denver", "home city in the Rocky Mountains"),
-    ("Has been a premium tier member since 2019", "premium tier member", "loyalty status level"),
-    ("Prefers phone calls after 6pm on weekdays", "phone calls after 6pm", "best time to ring is the evening"),
-    ("Recently moved to a new apartment", "moved apartment", "changed residential address lately"),
+    ("Lives in Denver, Colorado", "lives in Denver", "home city in the Rocky Mountains", "city"),
+    ("Has been a premium tier member since 2019", "premium tier member", "loyalty status level", "loyalty"),
+    (
+        "Prefers phone calls after 6pm on weekdays",
+        "phone calls after 6pm",
+        "best time to ring is the evening",
+        "evening",
+    ),
+    ("Recently moved to a new apartment", "moved apartment", "changed residential address lately", "address"),
     (
         "Is hard of hearing and needs written communication",
         "hard of hearing written",
         "deaf customer requires text instead of voice",
+        "voice",
     ),
     (
         "Uses a wheelchair and needs step-free access",
         "wheelchair step-free access",
         "mobility impairment, cannot climb stairs",
+        "stairs",
     ),
-    ("Planning a honeymoon trip to Japan", "honeymoon Japan trip", "newlyweds travelling to Tokyo"),
-    ("Complained twice about late deliveries", "complained late deliveries", "shipments arrived behind schedule"),
-    ("Prefers to pay with PayPal", "pay with PayPal", "favourite online wallet for checkout"),
-    ("Works night shifts as a nurse", "nurse night shifts", "hospital employee on overnight hours"),
-    ("Has two children under five", "two children under five", "parent of toddlers"),
-    ("Interested in upgrading to fiber internet", "upgrading fiber internet", "wants faster broadband connection"),
-    ("Cancelled the gym membership in March", "cancelled gym membership", "stopped fitness club subscription"),
-    ("Prefers window seats on trains", "window seats trains", "likes views while riding the railway"),
-    ("Is learning to play the guitar", "learning guitar", "taking music lessons on a stringed instrument"),
-    ("Dislikes automated phone menus", "automated phone menus", "frustrated by robotic voice systems"),
-    ("Birthday is on July 14", "birthday July", "which day in summer they were born"),
-    ("Drives an electric car", "electric car", "owns a battery-powered vehicle"),
-    ("Prefers paper statements by mail", "paper statements mail", "wants printed documents posted home"),
-    ("Runs a small bakery business", "bakery business", "owns a shop selling bread and pastries"),
-    ("Is training for a marathon", "marathon training", "preparing for a long-distance running race"),
-    ("Has lactose intolerance", "lactose intolerance", "cannot digest dairy products like milk"),
-    ("Frequently travels to London for work", "London work travels", "regular business trips to the UK capital"),
+    ("Planning a honeymoon trip to Japan", "honeymoon Japan trip", "newlyweds travelling to Tokyo", "travelling"),
+    (
+        "Complained twice about late deliveries",
+        "complained late deliveries",
+        "shipments arrived behind schedule",
+        "schedule",
+    ),
+    ("Prefers to pay with PayPal", "pay with PayPal", "favourite online wallet for checkout", "checkout"),
+    ("Works night shifts as a nurse", "nurse night shifts", "hospital employee on overnight hours", "hours"),
+    ("Has two children under five", "two children under five", "parent of toddlers", "parent"),
+    (
+        "Interested in upgrading to fiber internet",
+        "upgrading fiber internet",
+        "wants faster broadband connection",
+        "connection",
+    ),
+    (
+        "Cancelled the gym membership in March",
+        "cancelled gym membership",
+        "stopped fitness club subscription",
+        "subscription",
+    ),
+    ("Prefers window seats on trains", "window seats trains", "likes views while riding the railway", "railway"),
+    ("Is learning to play the guitar", "learning guitar", "taking music lessons on a stringed instrument", "music"),
+    ("Dislikes automated phone menus", "automated phone menus", "frustrated by robotic voice systems", "systems"),
+    ("Birthday is on July 14", "birthday July", "which day in summer they were born", "summer"),
+    ("Drives an electric car", "electric car", "owns a battery-powered vehicle", "battery"),
+    ("Prefers paper statements by mail", "paper statements mail", "wants printed documents posted home", "documents"),
+    ("Runs a small bakery business", "bakery business", "owns a shop selling bread and pastries", "shop"),
+    ("Is training for a marathon", "marathon training", "preparing for a long-distance running race", "running"),
+    ("Has lactose intolerance", "lactose intolerance", "cannot digest dairy products like milk", "products"),
+    (
+        "Frequently travels to London for work",
+        "London work travels",
+        "regular business trips to the UK capital",
+        "business",
+    ),
     (
         "Asked to be removed from marketing emails",
         "removed marketing emails",
         "unsubscribe from promotional newsletters",
+        "newsletters",
     ),
 ]
-
 TOPICS = [
     "billing",
     "a password reset",
@@ -152,22 +194,42 @@ OUTCOMES = [
 ]
 
 
+INCIDENTAL_TEMPLATES = [
+    "Asked whether the {word} page on the website is up to date",
+    "Mentioned {word} briefly during a {channel} conversation about {topic}",
+    "Gave feedback about {word} in the post-call survey",
+    "Wanted to know if {word} is covered by the warranty on {product}",
+]
+FIRST_NAMES = ["anna", "ben", "carla", "dmitri", "elif", "femi", "grace", "hugo", "ines", "jonas", "kaito", "lena"]
+LAST_NAMES = ["berg", "costa", "duval", "evans", "fischer", "garcia", "haddad", "ito", "jensen", "kowalski"]
+DOMAINS = ["example.com", "mail.example.org", "corp.example.net"]
+PLANTED = 20
+SUMMARIES_AMONG_PLANTED = 5
+NEAR_DUPLICATES = 3
+IDENTIFIER_QUERIES = {"order": 8, "email": 4, "code": 4}
+CLASSES = ["words", "paraphrase", "order", "email", "code"]
+
+
 @dataclass
 class Query:
     profile: int
+    size: int
     text: str
-    kind: str  # words | paraphrase | identifier
+    kind: str  # one of CLASSES
     target_sid: str
     target_is_summary: bool
 
 
 def check_paraphrases() -> None:
-    """A paraphrase must share no content word, not even a shared stem, with its memory."""
-    for memory, _, paraphrase in FACTS:
+    """A paraphrase shares no content word (not even a 4-letter stem) with its memory, and
+    its incidental word is one of its own."""
+    for memory, _, paraphrase, incidental in FACTS:
         memory_stems = {term[:4] for term in query_terms(memory)}
         shared = [term for term in query_terms(paraphrase) if term[:4] in memory_stems]
         if shared:
             raise SystemExit(f"paraphrase of {memory!r} shares {shared}")
+        if incidental not in query_terms(paraphrase):
+            raise SystemExit(f"{incidental!r} is not a word of {paraphrase!r}")
 
 
 def occurred(rng: random.Random) -> datetime:
@@ -178,10 +240,10 @@ def conversation_id(rng: random.Random) -> str:
     return "conv_conversation_0" + "".join(rng.choice("0123456789abcdefghjkmnpqrstvwxyz") for _ in range(25))
 
 
-def distractor(rng: random.Random, order_number: int) -> str:
+def filler(rng: random.Random) -> str:
     kind = rng.randrange(5)
     if kind == 0:
-        return f"Order {order_number} {rng.choice(ORDER_EVENTS)}"
+        return f"Order {rng.randrange(10000, 99999)} {rng.choice(ORDER_EVENTS)}"
     if kind == 1:
         return f"Called about {rng.choice(TOPICS)} via {rng.choice(CHANNELS)}"
     if kind == 2:
@@ -191,7 +253,91 @@ def distractor(rng: random.Random, order_number: int) -> str:
     return f"Asked about {rng.choice(TOPICS)} for {rng.choice(PRODUCTS)}"
 
 
-def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Query]]:
+def one_character_off(rng: random.Random, value: str, alphabet: str, taken: set[str]) -> str:
+    """``value`` with one of its ``alphabet`` characters replaced, not yet in ``taken``."""
+    while True:
+        positions = [i for i, char in enumerate(value) if char in alphabet]
+        i = rng.choice(positions)
+        candidate = value[:i] + rng.choice(alphabet.replace(value[i], "")) + value[i + 1 :]
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate
+
+
+def order_number(rng: random.Random) -> str:
+    return str(rng.randrange(10000, 99999))
+
+
+def email_address(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST_NAMES)}.{rng.choice(LAST_NAMES)}{rng.randrange(1, 99)}@{rng.choice(DOMAINS)}"
+
+
+def gift_card_code(rng: random.Random) -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return (
+        "GC-" + "".join(rng.choice(alphabet) for _ in range(4)) + "-" + "".join(rng.choice(alphabet) for _ in range(4))
+    )
+
+
+IDENTIFIERS = {
+    # class: (make one, characters a near-duplicate may change, memory template, query template)
+    "order": (order_number, string.digits, "Order {value} {event}", "what happened to order {value}"),
+    "email": (
+        email_address,
+        string.ascii_lowercase + string.digits,
+        "Received a complaint from {value} about {topic}",
+        "messages from {value}",
+    ),
+    "code": (
+        gift_card_code,
+        string.ascii_uppercase + string.digits,
+        "Gift card {value} was redeemed for {product}",
+        "gift card {value}",
+    ),
+}
+
+
+def identifier_memory(rng: random.Random, kind: str, value: str) -> str:
+    template = IDENTIFIERS[kind][2]
+    return template.format(
+        value=value, event=rng.choice(ORDER_EVENTS), topic=rng.choice(TOPICS), product=rng.choice(PRODUCTS)
+    )
+
+
+def profile_memories(rng: random.Random, size: int):
+    """``(content, is_observation, label, query)`` for one profile, shuffled: labelled ones are
+    the targets of ``(kind, query text)``."""
+    memories = []
+    planted = rng.sample(FACTS, PLANTED)
+    as_summary = set(rng.sample(range(PLANTED), SUMMARIES_AMONG_PLANTED))
+    for i, (memory, words, paraphrase, incidental) in enumerate(planted):
+        memories.append((memory, i not in as_summary, [("words", words), ("paraphrase", paraphrase)]))
+        for template in INCIDENTAL_TEMPLATES:
+            text = template.format(
+                word=incidental, channel=rng.choice(CHANNELS), topic=rng.choice(TOPICS), product=rng.choice(PRODUCTS)
+            )
+            memories.append((text, True, []))
+    for kind, count in IDENTIFIER_QUERIES.items():
+        make, alphabet, _, query_template = IDENTIFIERS[kind]
+        taken: set[str] = set()
+        for _ in range(count):
+            value = make(rng)
+            taken.add(value)
+            memories.append((identifier_memory(rng, kind, value), True, [(kind, query_template.format(value=value))]))
+            for _ in range(NEAR_DUPLICATES):
+                memories.append(
+                    (identifier_memory(rng, kind, one_character_off(rng, value, alphabet, taken)), True, [])
+                )
+    summaries = size * 15 // 100
+    while len(memories) < size - summaries:
+        memories.append((filler(rng), True, []))
+    while len(memories) < size:
+        memories.append((f"Conversation about {rng.choice(TOPICS)}: {rng.choice(OUTCOMES)}", False, []))
+    rng.shuffle(memories)
+    return memories
+
+
+def build(db: Database, sizes: list[int], profiles: int, seed: int) -> tuple[list[Scope], list[Query]]:
     rng = random.Random(seed)
     with db.writing() as session:
         credentials = create_account(session, "bench")
@@ -199,7 +345,7 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
         store = create_store(session, Principal(account.id, account.sid), f"bench-{seed}", None)
         session.flush()
         scopes = []
-        for _ in range(profiles):
+        for _ in range(profiles * len(sizes)):
             profile = Profile(sid=new_id(Prefix.PROFILE), store_id=store.id, traits={}, trait_meta={})
             session.add(profile)
             session.flush()
@@ -207,20 +353,9 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
 
     queries: list[Query] = []
     for index, scope in enumerate(scopes):
-        planted = rng.sample(FACTS, 20)
-        as_summary = set(rng.sample(range(20), 5))
-        order_numbers = rng.sample(range(10000, 99999), 60)
-        identifier_orders = set(rng.sample(order_numbers, 8))
-        observations = [(fact[0], i not in as_summary, fact) for i, fact in enumerate(planted)]
-        observations += [(f"Order {n} {rng.choice(ORDER_EVENTS)}", True, ("order", n)) for n in order_numbers]
-        while len(observations) < 170:
-            observations.append((distractor(rng, rng.randrange(10000, 99999)), True, None))
-        summaries_needed = 200 - len(observations)
-        rng.shuffle(observations)
-
+        size = sizes[index // profiles]
         with db.writing() as session:
-            planted_sids: dict[tuple, tuple[str, bool]] = {}
-            for content, is_observation, label in observations:
+            for content, is_observation, labels in profile_memories(rng, size):
                 if is_observation:
                     observations_service.create(
                         session,
@@ -244,34 +379,13 @@ def build(db: Database, profiles: int, seed: int) -> tuple[list[Scope], list[Que
                         None,
                     )
                     model = ConversationSummary
-                if label is not None:
+                if labels:
                     session.flush()
                     sid = session.scalar(
                         select(model.sid).where(model.profile_id == scope.profile.pk).order_by(model.id.desc()).limit(1)
                     )
-                    planted_sids[label] = (sid, not is_observation)
-            for _ in range(summaries_needed):
-                summaries_service.create(
-                    session,
-                    scope,
-                    [
-                        SummaryCore(
-                            content=f"Conversation about {rng.choice(TOPICS)}: {rng.choice(OUTCOMES)}",
-                            source="bench",
-                            occurredAt=occurred(rng),
-                            conversationId=conversation_id(rng),
-                        )
-                    ],
-                    None,
-                )
-
-        for fact in planted:
-            sid, is_summary = planted_sids[fact]
-            queries.append(Query(index, fact[1], "words", sid, is_summary))
-            queries.append(Query(index, fact[2], "paraphrase", sid, is_summary))
-        for number in identifier_orders:
-            sid, _ = planted_sids[("order", number)]
-            queries.append(Query(index, f"what happened to order {number}", "identifier", sid, False))
+                    for kind, text in labels:
+                        queries.append(Query(index, size, text, kind, sid, not is_observation))
     return scopes, queries
 
 
@@ -287,12 +401,13 @@ MODES = {
     "semantic": frozenset({"semantic"}),
     "hybrid": frozenset({"lexical", "semantic"}),
 }
+CUTOFFS = (1, 3, 5)
 
 
-def evaluate(db, scopes, queries, embedder) -> dict:
-    results: dict[str, dict[str, list[float]]] = {}
+def evaluate(db, scopes, queries, embedder) -> dict[tuple[str, int, str], list[int | None]]:
+    """(mode, size, class) -> the target's rank for each query (None: not in the first 100)."""
+    ranks: dict[tuple[str, int, str], list[int | None]] = {}
     for mode, signals in MODES.items():
-        reciprocal: dict[str, list[float]] = {}
         for query in queries:
             request = MemoryRetrievalRequest(query=query.text, observationsLimit=100, summariesLimit=100)
             with db.reading() as session:
@@ -300,9 +415,12 @@ def evaluate(db, scopes, queries, embedder) -> dict:
                 rows = found.summaries if query.target_is_summary else found.observations
                 ranked = [row.sid for row, _ in rows]
             rank = ranked.index(query.target_sid) + 1 if query.target_sid in ranked else None
-            reciprocal.setdefault(query.kind, []).append(1.0 / rank if rank else 0.0)
-        results[mode] = reciprocal
-    return results
+            ranks.setdefault((mode, query.size, query.kind), []).append(rank)
+    return ranks
+
+
+def recall_at(ranks: list[int | None], cutoff: int) -> float:
+    return sum(rank is not None and rank <= cutoff for rank in ranks) / len(ranks)
 
 
 def latency_ms(db, scopes, queries, embedder, rounds: int) -> list[float]:
@@ -324,9 +442,10 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profiles", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000], help="memories per profile")
+    parser.add_argument("--profiles", type=int, default=3, help="profiles of each size")
     parser.add_argument("--seed", type=int, default=20261122)
-    parser.add_argument("--rounds", type=int, default=3, help="latency passes over every query")
+    parser.add_argument("--rounds", type=int, default=2, help="latency passes over every query")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
     args = parser.parse_args()
 
@@ -340,35 +459,34 @@ def main() -> None:
     started = time.perf_counter()
     embedder.encode(["load the model"])
     load_seconds = time.perf_counter() - started
-    scopes, queries = build(db, args.profiles, args.seed)
+    scopes, queries = build(db, args.sizes, args.profiles, args.seed)
     embed_seconds = embed_everything(db, embedder)
-    items = 200 * args.profiles
+    items = sum(args.sizes) * args.profiles
 
-    results = evaluate(db, scopes, queries, embedder)
-    samples = latency_ms(db, scopes, queries, embedder, args.rounds)
-
-    kinds = ["words", "paraphrase", "identifier"]
+    ranks = evaluate(db, scopes, queries, embedder)
     print(
-        f"backend: {'SQLite' if db.is_sqlite else 'PostgreSQL'}; {args.profiles} profiles x 200 memories; "
-        f"{len(queries)} queries ({', '.join(f'{sum(q.kind == k for q in queries)} {k}' for k in kinds)}); "
-        f"seed {args.seed}"
+        f"backend: {'SQLite' if db.is_sqlite else 'PostgreSQL'}; {args.profiles} profiles of each size "
+        f"({', '.join(map(str, args.sizes))} memories); seed {args.seed}"
     )
-    print(f"model load {load_seconds:.1f} s (excluded below); embedding {items} memories took {embed_seconds:.1f} s\n")
-    print("| mode | recall@5 | MRR | recall@5 words | recall@5 paraphrase | recall@5 identifier |")
-    print("|---|---|---|---|---|---|")
-    for mode, by_kind in results.items():
-        every = [value for kind in kinds for value in by_kind[kind]]
-        hit = lambda values: sum(value >= 1 / 5 for value in values) / len(values)  # noqa: E731
+    print(f"model load {load_seconds:.1f} s (excluded below); embedding {items} memories took {embed_seconds:.1f} s")
+    for size in args.sizes:
+        sized = [query for query in queries if query.size == size]
+        counts = ", ".join(f"{sum(q.kind == kind for q in sized)} {kind}" for kind in CLASSES)
+        print(f"\n{size} memories per profile: {len(sized)} queries ({counts}); recall@1 / @3 / @5\n")
+        print("| class | " + " | ".join(MODES) + " |")
+        print("|---|" + "---|" * len(MODES))
+        for kind in CLASSES:
+            cells = [
+                " / ".join(f"{recall_at(ranks[(mode, size, kind)], cutoff):.2f}" for cutoff in CUTOFFS)
+                for mode in MODES
+            ]
+            print(f"| {kind} | " + " | ".join(cells) + " |")
+        samples = latency_ms(db, scopes, sized, embedder, args.rounds)
         print(
-            f"| {mode} | {hit(every):.3f} | {statistics.fmean(every):.3f} | "
-            + " | ".join(f"{hit(by_kind[kind]):.3f}" for kind in kinds)
-            + " |"
+            f"\nhybrid Recall latency at {size} memories over {len(samples)} calls (default limits 20/5): "
+            f"p50 {percentile(samples, 0.5):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
+            f"p99 {percentile(samples, 0.99):.1f} ms, max {max(samples):.1f} ms"
         )
-    print(
-        f"\nhybrid Recall latency over {len(samples)} calls (default limits 20/5): "
-        f"p50 {percentile(samples, 0.5):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
-        f"p99 {percentile(samples, 0.99):.1f} ms, max {max(samples):.1f} ms"
-    )
 
 
 if __name__ == "__main__":

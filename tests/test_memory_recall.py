@@ -49,8 +49,10 @@ def test_query_terms_drop_stop_words_and_repeats():
     assert ranking.query_terms("the of and") == []
 
 
-def test_fts5_match_quotes_every_term():
-    assert ranking.fts5_match(["seat", 'a"b', "near"]) == '"seat" OR "a""b" OR "near"'
+def test_fts5_match_quotes_every_term_and_names_the_profiles():
+    assert ranking.fts5_match(["seat", 'a"b', "near"], [7, 12]) == (
+        'profile_id : ("7" OR "12") AND content : ("seat" OR "a""b" OR "near")'
+    )
 
 
 def test_semantic_confidence_is_calibrated_between_floor_and_ceiling():
@@ -62,36 +64,90 @@ def test_semantic_confidence_is_calibrated_between_floor_and_ceiling():
     assert ranking.semantic_confidence(middle) == pytest.approx(0.5)
 
 
+def test_identifiers_stay_whole_in_the_query_terms():
+    assert ranking.query_terms("What happened to order #48213?") == ["happened", "order", "48213"]
+    assert ranking.query_terms("messages from Anna.Berg12@example.com, please") == [
+        "messages",
+        "anna.berg12@example.com",
+        "please",
+    ]
+    assert ranking.query_terms("gift card GC-7K2P-9QX4") == ["gift", "card", "gc-7k2p-9qx4"]
+    # A short number is a count or a day, not an identifier: its word is kept as it is.
+    assert ranking.query_terms("two kids under 5") == ["two", "kids", "5"]
+    assert [ranking.is_identifier(term) for term in ("48213", "6pm", "a@b", "5", "14", "order")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
 def test_first_in_every_signal_scores_one():
-    scores = ranking.fuse([ranking.lexical_signal([7, 3]), ranking.Signal([(7, 1.0), (3, 1.0)], 1.0)])
+    scores = ranking.fuse([ranking.lexical_signal([7, 3], {7: 1.0, 3: 0.5}), ranking.semantic_signal([(7, 0.9)])])
     assert scores[7] == pytest.approx(1.0)
-    assert 0 < scores[3] < scores[7]
+    assert scores[3] == pytest.approx(0.5 / 2)
 
 
 def test_one_signal_alone_is_worth_its_share_of_the_weight():
-    scores = ranking.fuse([ranking.lexical_signal([1]), ranking.Signal([(2, 1.0)], 1.0)])
+    scores = ranking.fuse([ranking.lexical_signal([1]), ranking.semantic_signal([(2, 0.9)])])
     assert scores == {1: pytest.approx(0.5), 2: pytest.approx(0.5)}
 
 
 def test_a_signal_that_found_nothing_does_not_dilute_the_others():
-    scores = ranking.fuse([ranking.lexical_signal([]), ranking.Signal([(2, 1.0)], 1.0)])
+    scores = ranking.fuse([ranking.lexical_signal([]), ranking.semantic_signal([(2, 0.9)])])
     assert scores == {2: pytest.approx(1.0)}
     assert ranking.fuse([]) == {}
 
 
-def test_agreement_beats_a_single_strong_signal():
-    lexical = ranking.lexical_signal([1, 2, 3])
-    semantic = ranking.Signal([(4, 1.0), (2, 1.0), (3, 1.0)], 1.0)
-    scores = ranking.fuse([lexical, semantic])
-    assert max(scores, key=scores.get) == 2
-    assert all(0.0 <= score <= 1.0 for score in scores.values())
+def test_scores_follow_strength_not_rank():
+    # Reciprocal-rank fusion gave the second of two near-equal memories much less than the first.
+    scores = ranking.fuse([ranking.semantic_signal([(1, 0.61), (2, 0.60), (3, 0.35)])])
+    assert scores[1] - scores[2] < 0.05
+    assert scores[3] == pytest.approx(ranking.semantic_confidence(0.35))
 
 
-def test_weak_semantic_matches_score_lower_than_strong_ones_at_the_same_rank():
-    strong = ranking.fuse([ranking.semantic_signal([(1, 0.9)])])[1]
-    weak = ranking.fuse([ranking.semantic_signal([(1, 0.35)])])[1]
-    assert strong == pytest.approx(1.0)
-    assert 0 < weak < 0.5
+def test_an_incidental_shared_word_does_not_beat_a_closer_paraphrase():
+    # "severe food reaction to legumes": the allergy (7) shares no word with it; a survey
+    # comment about food (9) shares one, and is nearly as close to it in meaning.
+    coverage = ranking.term_coverage([set(), {9}, set(), set()], population=200)
+    lexical = ranking.lexical_signal([9], coverage, judged={7, 9})
+    semantic = ranking.semantic_signal([(7, 0.50), (9, 0.45)])
+    ranked = ranking.top(ranking.fuse([lexical, semantic]), 5, 0.0, [lexical.order, semantic.order])
+    assert [key for key, _ in ranked] == [7, 9]
+
+
+def test_a_full_match_of_the_query_words_is_promoted():
+    # "golden retriever": the memory holding both words (4) beats one the model likes more (5).
+    coverage = ranking.term_coverage([{4}, {4, 6}], population=200)
+    lexical = ranking.lexical_signal([4, 6], coverage, judged={4, 5, 6})
+    semantic = ranking.semantic_signal([(5, 0.62), (4, 0.55), (6, 0.40)])
+    ranked = ranking.top(ranking.fuse([lexical, semantic]), 5, 0.0, [lexical.order, semantic.order])
+    assert [key for key, _ in ranked] == [4, 5, 6]
+
+
+def test_an_exact_identifier_outranks_its_near_duplicates():
+    # "what happened to order 48213": 1 is order 48213; 2 and 3 are orders 48273 and 43213,
+    # which the embedding finds closer than the exact one.
+    terms = ["happened", "order", "48213"]
+    matches = [set(), {1, 2, 3}, {1}]
+    lexical = ranking.lexical_signal([1, 2, 3], ranking.term_coverage(matches, population=2000), judged={1, 2, 3})
+    semantic = ranking.semantic_signal([(2, 0.60), (3, 0.58), (1, 0.50)])
+    identifiers = ranking.identifier_signal(terms, matches, [lexical, semantic])
+    assert identifiers.weight == lexical.weight + semantic.weight
+    scores = ranking.fuse([lexical, semantic, identifiers])
+    assert max(scores, key=scores.get) == 1
+    assert scores[1] >= 0.5 > max(scores[2], scores[3])
+
+
+def test_an_identifier_no_memory_holds_changes_nothing():
+    matches = [{1, 2}, set()]
+    lexical = ranking.lexical_signal([1, 2], ranking.term_coverage(matches, population=10))
+    semantic = ranking.semantic_signal([(2, 0.6), (1, 0.5)])
+    identifiers = ranking.identifier_signal(["order", "99999"], matches, [lexical, semantic])
+    assert ranking.fuse([lexical, semantic, identifiers]) == ranking.fuse([lexical, semantic])
+    assert ranking.identifier_signal(["order", "late"], matches, [lexical, semantic]) is None
 
 
 def test_term_coverage_weighs_rare_terms_more():
@@ -106,17 +162,19 @@ def test_term_coverage_counts_words_no_memory_uses():
     # "owns a pet dog" against a profile that only ever mentions a dog bed.
     coverage = ranking.term_coverage([set(), set(), {7}], population=200)
     assert coverage[7] == pytest.approx(1 / 3)
-    lexical = ranking.lexical_signal([7], coverage)
-    semantic = ranking.semantic_signal([(9, 0.7), (7, 0.4)])
-    scores = ranking.fuse([lexical, semantic])
-    assert scores[9] > scores[7]
+    # Judged by the model, one word in three adds nothing; not embedded yet, it is all there is.
+    assert ranking.lexical_signal([7], coverage, judged={7}).strengths[7] == 0.0
+    assert ranking.lexical_signal([7], coverage).strengths[7] == pytest.approx(1 / 3)
 
 
-def test_rank_decay_follows_reciprocal_rank():
-    scores = ranking.fuse([ranking.lexical_signal(range(1, 6))])
-    k = ranking.RRF_K
-    for rank, key in enumerate(range(1, 6), start=1):
-        assert scores[key] == pytest.approx((k + 1) / (k + rank))
+def test_the_lexical_side_promotes_a_judged_memory_from_half_the_query_on():
+    coverage = {1: 1.0, 2: 0.75, 3: 0.5, 4: 0.2}
+    strengths = ranking.lexical_signal([1, 2, 3, 4], coverage, judged={1, 2, 3, 4}).strengths
+    assert strengths == {1: 1.0, 2: pytest.approx(0.5), 3: 0.0, 4: 0.0}
+    # A signal with nothing but zeros found nothing: it takes no share of the score.
+    only_zeros = ranking.lexical_signal([3, 4], coverage, judged={3, 4})
+    assert not only_zeros.found
+    assert ranking.fuse([only_zeros, ranking.semantic_signal([(3, 0.9)])]) == {3: 1.0, 4: 0.0}
 
 
 def test_top_applies_threshold_limit_and_prefers_newer_on_ties():
@@ -124,6 +182,12 @@ def test_top_applies_threshold_limit_and_prefers_newer_on_ties():
     assert ranking.top(scores, 10, 0.0) == [(3, 0.9), (2, 0.5), (1, 0.5), (4, 0.1)]
     assert ranking.top(scores, 2, 0.0) == [(3, 0.9), (2, 0.5)]
     assert ranking.top(scores, 10, 0.5) == [(3, 0.9), (2, 0.5), (1, 0.5)]
+
+
+def test_top_breaks_ties_by_the_signals_orders_in_turn():
+    scores = {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}
+    lexical, semantic = [3], [1, 2, 3]
+    assert [key for key, _ in ranking.top(scores, 10, 0.0, [lexical, semantic])] == [3, 1, 2, 4]
 
 
 def test_semantic_ranking_orders_by_cosine_and_drops_noise():
@@ -236,6 +300,28 @@ def test_agreeing_signals_rank_first_and_scores_are_in_range(backend, scope):
     assert [item["score"] for item in items] == sorted((item["score"] for item in items), reverse=True)
 
 
+def test_an_identifier_is_matched_whole_and_ranks_above_its_near_duplicates(backend, scope):
+    exact_email, exact_code = "Complaint from anna.berg12@example.com", "Gift card GC-7K2P-9QX4 redeemed"
+    seed(
+        backend,
+        scope,
+        [
+            obs(exact_email),
+            obs("Complaint from anna.berg13@example.com"),
+            obs("Complaint from anna.berg12@example.org"),
+            obs(exact_code),
+            obs("Gift card GC-7K2P-9QX5 redeemed"),
+            obs("Gift card GC-7K2R-9QX4 redeemed"),
+        ],
+    )
+    for query, exact in [("messages from anna.berg12@example.com", exact_email), ("gift card gc-7k2p-9qx4", exact_code)]:
+        lexical = run_recall(backend, scope, signals=frozenset({"lexical"}), query=query)["observations"]
+        assert contents(lexical)[0] == exact
+        hybrid = run_recall(backend, scope, query=query)["observations"]
+        assert contents(hybrid)[0] == exact
+        assert hybrid[0]["score"] > 0.5 >= hybrid[1]["score"]
+
+
 def test_memories_without_an_embedding_yet_are_found_lexically(backend, scope):
     seed(backend, scope, [obs("Loyalty number is 55012 for the airline")], embed=False)
     result = run_recall(backend, scope, query="loyalty number")
@@ -264,11 +350,11 @@ def test_limits_threshold_and_dates(backend, scope):
     dated = run_recall(backend, scope, query="flight", beginDate="2025-01-11T00:00:00Z", endDate="2025-01-13T00:00:00Z")
     assert sorted(contents(dated["observations"])) == ["Flight 1 booked", "Flight 2 booked"]
 
-    everything = run_recall(backend, scope, query="flight booked")["observations"]
-    cut = everything[2]["score"]
-    kept = run_recall(backend, scope, query="flight booked", relevanceThreshold=cut)["observations"]
-    assert kept and all(item["score"] >= cut for item in kept)
-    assert len(kept) < len(everything)
+    everything = run_recall(backend, scope, query="flight 3 booked")["observations"]
+    assert len(everything) == 6
+    cut = everything[0]["score"]
+    kept = run_recall(backend, scope, query="flight 3 booked", relevanceThreshold=cut)["observations"]
+    assert contents(kept) == ["Flight 3 booked"]
 
 
 def test_no_query_gives_the_most_recent_unscored(backend, scope):
@@ -443,7 +529,10 @@ def test_through_the_twilio_sdk(twilio_client, api, store, profile):
 
 
 def test_without_embeddings_recall_is_lexical_and_says_so(backend, account, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="convmem"), app_api(backend, tmp_path, account, embeddings="off") as api:
+    with (
+        caplog.at_level(logging.WARNING, logger="convmem"),
+        app_api(backend, tmp_path, account, embeddings="off") as api,
+    ):
         store = api.create_store()
         profile = insert_profile(backend, store)
         post_observations(api, store, profile, obs("Prefers window seats"), obs("Likes sitting by the aisle"))

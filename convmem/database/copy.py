@@ -8,7 +8,7 @@ with its checkpoint (the last key copied, kept in the target's ``convmem_copy_pr
 an interrupted copy resumes where it stopped; the checkpoint table is dropped once every table
 is copied. JSON columns travel as the text the source stores, so they come back byte for byte
 (integers beyond 64 bits included). The full-text indexes follow on their own: SQLite's FTS5
-tables are filled by the triggers of migration 0002 as the rows arrive, and PostgreSQL's
+tables are filled by their triggers (migration 0012) as the rows arrive, and PostgreSQL's
 ``search_vector`` is a generated column.
 """
 

@@ -1,19 +1,30 @@
 """Recall ranking: pure functions, so tests and the benchmark drive them without a server.
 
-Two rankings of one kind of memory (observations or summaries) are fused:
-- lexical: full-text matches of the query terms, best first (bm25 / ts_rank_cd), each
-  weighted by how much of the query it covers (``term_coverage``);
-- semantic: cosine similarity of the query's embedding with each stored embedding,
-  keeping only items above ``SEMANTIC_FLOOR`` (below it MiniLM similarity is noise).
+Up to three signals score one kind of memory (observations or summaries), each giving the
+memories it found a strength in [0, 1]:
+- ``semantic``: cosine similarity of the query's embedding with the memory's, mapped onto
+  [0, 1] between ``SEMANTIC_FLOOR`` (below it MiniLM similarity is noise) and ``SEMANTIC_CEILING``;
+- ``lexical``: the IDF-weighted share of the query's terms the memory contains (its
+  coverage). For a memory the model has judged (it has a vector) only the part past half the
+  query counts, so a match covering the query's informative terms counts fully and one that
+  shares a single incidental word ("food", "city") with a paraphrase counts for nothing;
+- ``identifier``: the share of the query's identifiers (tokens holding a digit or an ``@``:
+  order numbers, emails, codes) the memory contains exactly.
 
-Fusion is weighted reciprocal-rank fusion, normalised so that the score has a fixed
-meaning: 1.0 is ranked first by every signal in use, and an item no signal found is not
-returned at all. Each signal contributes ``weight * (k + 1) / (k + rank)``, divided by the
-sum of the weights of the signals that found anything. Semantic contributions are further scaled by how similar the
-item actually is (``semantic_confidence``), and lexical ones by the IDF-weighted share of
-the query's terms the item contains, so a weak best match does not score like a strong
-one (a paraphrase query that happens to share one common word with a distractor gives that
-distractor little), which is what makes ``relevanceThreshold`` meaningful across queries.
+Fusion is a weighted mean of the strengths over the signals that found anything. The
+identifier signal weighs as much as the others together, so when a query names an
+identifier that some memory contains, every memory holding it scores at least 0.5 and every
+memory that does not at most 0.5 (a near-duplicate one digit away is no match at all),
+whatever the embedding says.
+Scores have a fixed meaning, which is what makes ``relevanceThreshold`` comparable across
+queries: 1.0 is a full match by every signal in use, and a memory no signal found is not
+returned. Ties go to the better full-text rank (bm25 / ts_rank_cd), then to the more similar
+embedding, then to the newer memory.
+
+Score-based rather than rank-based fusion: with reciprocal-rank fusion a memory's
+contribution depends on its rank alone, so a distractor ranked first lexically for one
+incidental word, or a near-duplicate ranked high by the embedding, was promoted as much as a
+real match.
 """
 
 import math
@@ -21,12 +32,12 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-RRF_K = 10
 SEMANTIC_FLOOR = 0.25
 SEMANTIC_CEILING = 0.65
-LEXICAL_WEIGHT = 1.0
 SEMANTIC_WEIGHT = 1.0
+LEXICAL_WEIGHT = 1.0
 MAX_QUERY_TERMS = 64
+SCORE_DECIMALS = 4
 
 # Words too common to say anything about relevance; PostgreSQL's 'english' configuration
 # drops the same kind of words, SQLite's FTS5 has no stop list of its own.
@@ -40,22 +51,41 @@ STOP_WORDS = frozenset(
     yours yourself yourselves""".split()
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Punctuation around a token that is not part of it: "(order #48213)." names 48213.
+_TOKEN_EDGES = "\"'`.,;:!?()[]{}<>#*"
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+")
+_IDENTIFIER_MIN_LENGTH = 3  # "5" or "14" in a sentence is a count or a day, not an identifier
+
+
+def is_identifier(token: str) -> bool:
+    """Order numbers, codes, emails: a token of 3+ characters with a digit, or an address with an @."""
+    if _EMAIL_LIKE.fullmatch(token):
+        return True
+    return len(token) >= _IDENTIFIER_MIN_LENGTH and any(char.isdigit() for char in token)
 
 
 def query_terms(text: str) -> list[str]:
-    """The distinct, lower-cased, non-stop-word terms of ``text``, in order of appearance."""
+    """The distinct, lower-cased terms of ``text`` in order of appearance: identifiers whole
+    (``anna.berg@example.com``, ``gc-7k2p-9qx4``), the other words without stop words."""
     terms: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if word not in STOP_WORDS and word not in terms:
-            terms[word] = None
-            if len(terms) == MAX_QUERY_TERMS:
-                break
+    for token in text.lower().split():
+        token = token.strip(_TOKEN_EDGES)
+        words = [token] if is_identifier(token) else _WORD.findall(token)
+        for word in words:
+            if word not in STOP_WORDS and word not in terms:
+                terms[word] = None
+                if len(terms) == MAX_QUERY_TERMS:
+                    return list(terms)
     return list(terms)
 
 
-def fts5_match(terms: Sequence[str]) -> str:
-    """An FTS5 query matching any of ``terms``; quoting makes every term a plain string."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+def fts5_match(terms: Sequence[str], profile_pks: Sequence[int]) -> str:
+    """An FTS5 query for the memories of ``profile_pks`` holding any of ``terms``. Quoting makes
+    every term a plain string, and an identifier (several FTS5 tokens) a phrase; naming the
+    profiles lets FTS5 walk only their entries instead of every match in the store."""
+    profiles = " OR ".join(f'"{int(pk)}"' for pk in profile_pks)
+    words = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    return f"profile_id : ({profiles}) AND content : ({words})"
 
 
 def semantic_confidence(cosine: float) -> float:
@@ -70,21 +100,30 @@ def semantic_ranking(query_vector, candidates: Sequence[tuple[int, bytes]]) -> l
     """
     if not candidates:
         return []
-    import numpy as np  # only reached with the semantic extra installed
+    import numpy as np  # only reached with an embedder
 
     keys = [key for key, _ in candidates]
     matrix = np.frombuffer(b"".join(blob for _, blob in candidates), dtype=np.float32).reshape(len(keys), -1)
     similarities = matrix @ np.asarray(query_vector, dtype=np.float32)
-    order = np.argsort(-similarities, kind="stable")
-    return [(keys[i], float(similarities[i])) for i in order if similarities[i] > SEMANTIC_FLOOR]
+    above = np.flatnonzero(similarities > SEMANTIC_FLOOR)  # most of a large profile is noise: sort only the rest
+    order = above[np.argsort(-similarities[above], kind="stable")]
+    return [(keys[i], float(similarities[i])) for i in order.tolist()]
 
 
 @dataclass(frozen=True)
 class Signal:
-    """One ranking: keys best first, each with a confidence in [0, 1] (1 when unknown)."""
+    """One signal: the strength in [0, 1] of every memory it found, best first."""
 
-    ranked: Sequence[tuple[int, float]]
+    strengths: dict[int, float]
     weight: float
+
+    @property
+    def order(self) -> list[int]:
+        return list(self.strengths)
+
+    @property
+    def found(self) -> bool:
+        return any(strength > 0 for strength in self.strengths.values())
 
 
 def term_coverage(matches_per_term: Sequence[Collection[int]], population: int) -> dict[int, float]:
@@ -102,31 +141,59 @@ def term_coverage(matches_per_term: Sequence[Collection[int]], population: int) 
     return {key: min(1.0, value) for key, value in coverage.items()}
 
 
-def lexical_signal(keys: Iterable[int], coverage: dict[int, float] | None = None) -> Signal:
-    """Full-text matches best first; without ``coverage`` every match counts fully."""
-    return Signal([(key, 1.0 if coverage is None else coverage.get(key, 0.0)) for key in keys], LEXICAL_WEIGHT)
+def lexical_signal(
+    ranked: Iterable[int], coverage: dict[int, float] | None = None, judged: Collection[int] = ()
+) -> Signal:
+    """Full-text matches best first. A memory the embedding model has ``judged`` gains only from
+    covering more than half of the query (0 at half, 1 for all of it): the model already
+    weighed its words, and one incidental word in common must not outvote it. Any other
+    memory (no vector yet) is as strong as its coverage, 1 without ``coverage``."""
+    strengths = {}
+    for key in ranked:
+        share = 1.0 if coverage is None else coverage.get(key, 0.0)
+        strengths[key] = max(0.0, 2 * share - 1) if key in judged else share
+    return Signal(strengths, LEXICAL_WEIGHT)
 
 
 def semantic_signal(ranking: Sequence[tuple[int, float]]) -> Signal:
-    return Signal([(key, semantic_confidence(cosine)) for key, cosine in ranking], SEMANTIC_WEIGHT)
+    return Signal({key: semantic_confidence(cosine) for key, cosine in ranking}, SEMANTIC_WEIGHT)
 
 
-def fuse(signals: Sequence[Signal], k: int = RRF_K) -> dict[int, float]:
-    """Key -> fused score in [0, 1] for every key at least one signal ranked."""
+def identifier_signal(terms: Sequence[str], matches_per_term: Sequence[Collection[int]], others: Sequence[Signal]):
+    """The share of the query's identifiers each memory contains, weighing as much as ``others``
+    together; None when the query names no identifier."""
+    identifiers = [keys for term, keys in zip(terms, matches_per_term, strict=True) if is_identifier(term)]
+    if not identifiers:
+        return None
+    shares: dict[int, float] = {}
+    for keys in identifiers:
+        for key in keys:
+            shares[key] = shares.get(key, 0.0) + 1 / len(identifiers)
+    ordered = dict(sorted(shares.items(), key=lambda item: -item[1]))
+    return Signal(ordered, sum(signal.weight for signal in others if signal.found))
+
+
+def fuse(signals: Sequence[Signal]) -> dict[int, float]:
+    """Key -> the weighted mean of its strengths, in [0, 1], for every key a signal found."""
     # A signal that found nothing (a paraphrase sharing no word) says nothing, so it takes no share.
-    total_weight = sum(signal.weight for signal in signals if signal.ranked)
+    total_weight = sum(signal.weight for signal in signals if signal.found)
     if total_weight <= 0:
         return {}
     scores: dict[int, float] = {}
     for signal in signals:
-        for rank, (key, confidence) in enumerate(signal.ranked, start=1):
-            contribution = signal.weight * confidence * (k + 1) / (k + rank)
-            scores[key] = scores.get(key, 0.0) + contribution
+        for key, strength in signal.strengths.items():
+            scores[key] = scores.get(key, 0.0) + signal.weight * strength
     return {key: min(1.0, score / total_weight) for key, score in scores.items()}
 
 
-def top(scores: dict[int, float], limit: int, threshold: float) -> list[tuple[int, float]]:
-    """The best ``limit`` scored keys at or above ``threshold``; ties go to the newer (larger) key."""
-    kept = [(key, score) for key, score in scores.items() if score > 0 and score >= threshold]
-    kept.sort(key=lambda item: (-item[1], -item[0]))
-    return kept[:limit]
+def top(
+    scores: dict[int, float], limit: int, threshold: float, tie_breaks: Sequence[Sequence[int]] = ()
+) -> list[tuple[int, float]]:
+    """The best ``limit`` keys whose score, as answered (rounded), is at least ``threshold``, with
+    that score. Ties go to the key placed first by the first of ``tie_breaks`` that places
+    either, then to the newer (larger) key."""
+    positions = [{key: position for position, key in enumerate(order)} for order in tie_breaks]
+    unplaced = len(scores)
+    kept = [(key, score) for key, score in scores.items() if score > 0 and round(score, SCORE_DECIMALS) >= threshold]
+    kept.sort(key=lambda item: (-item[1], *(placed.get(item[0], unplaced) for placed in positions), -item[0]))
+    return [(key, round(score, SCORE_DECIMALS)) for key, score in kept[:limit]]

@@ -16,6 +16,7 @@ from convmem.memory import repository
 from convmem.memory.embeddings import Embedder
 from convmem.memory.ranking import (
     fuse,
+    identifier_signal,
     lexical_signal,
     query_terms,
     semantic_ranking,
@@ -83,17 +84,26 @@ def recall(
         for model, limit in kinds.items():
             if not limit:
                 continue
+            vectors = []
+            if query_vector is not None:
+                vectors = repository.embedded_vectors(session, model, canonical_pk, begin, end, embedder.name)
             ranked_signals = []
             if terms:
                 lexical = repository.lexical_evidence(session, model, canonical_pk, terms, begin, end, sqlite=sqlite)
                 coverage = term_coverage(lexical.matches_per_term, lexical.population)
-                ranked_signals.append(lexical_signal(lexical.ranked, coverage))
+                judged = {item_key for item_key, _ in vectors}
+                ranked_signals.append(lexical_signal(lexical.ranked, coverage, judged))
             if query_vector is not None:
-                vectors = repository.embedded_vectors(session, model, canonical_pk, begin, end, embedder.name)
                 ranked_signals.append(semantic_signal(semantic_ranking(query_vector, vectors)))
-            best = top(fuse(ranked_signals), limit, request.relevanceThreshold)
+            if terms:
+                identifiers = identifier_signal(terms, lexical.matches_per_term, ranked_signals)
+                if identifiers is not None:
+                    ranked_signals.append(identifiers)
+            # Ties: the better full-text rank, then the more similar embedding.
+            tie_breaks = [signal.order for signal in ranked_signals]
+            best = top(fuse(ranked_signals), limit, request.relevanceThreshold, tie_breaks)
             rows = repository.by_keys(session, model, [item_key for item_key, _ in best])
-            found[model] = [(rows[item_key], round(score, 4)) for item_key, score in best]
+            found[model] = [(rows[item_key], score) for item_key, score in best]
 
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     return Recalled(found[Observation], found[ConversationSummary], communications, mode, elapsed_ms)

@@ -11,8 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Select,
-    Text,
-    cast,
     column,
     delete,
     exists,
@@ -192,7 +190,9 @@ def lexical_evidence(
     """Full-text ranking (bm25 on SQLite, ts_rank_cd on PostgreSQL), the matches of each term
     and the number of rows in scope, in one round trip."""
     scoped = (in_scope(model, canonical_pk), *occurred_between(model, begin, end))
-    search = _Fts5(model) if sqlite else _TsVector(model)
+    if not sqlite:
+        return _TsVector(model).evidence(session, scoped, terms)
+    search = _Fts5(model, scope_profiles(session, canonical_pk))
     parts = [
         search.matching(select(literal(RANKED), model.id, search.badness(terms)).where(*scoped), terms),
         select(literal(POPULATION), func.count(), literal(0.0)).select_from(model).where(*scoped),
@@ -213,40 +213,66 @@ def lexical_evidence(
     return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, population)
 
 
-class _Fts5:
-    """SQLite: the external-content FTS5 table ``<table>_fts`` (porter stemming)."""
+def scope_profiles(session: Session, canonical_pk: int) -> list[int]:
+    """The canonical profile and every profile merged into it."""
+    return list(
+        session.scalars(select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk)))
+    )
 
-    def __init__(self, model: MemoryModel):
+
+class _Fts5:
+    """SQLite: the external-content FTS5 table ``<table>_fts`` (porter stemming), which indexes
+    each row's ``profile_id`` too, so a search walks only the profiles in scope (migration 0012)."""
+
+    def __init__(self, model: MemoryModel, profile_pks: Sequence[int]):
         self.model = model
+        self.profile_pks = profile_pks
         self.name = f"{model.__tablename__}_fts"
         self.table = table(self.name, column("rowid"), column(self.name))
 
     def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
         return stmt.join(self.table, self.table.c.rowid == self.model.id).where(
-            self.table.c[self.name].op("MATCH")(fts5_match(terms))
+            self.table.c[self.name].op("MATCH")(fts5_match(terms, self.profile_pks))
         )
 
     def badness(self, _terms: Sequence[str]):
-        return func.bm25(self.table.c[self.name])  # negative; lower is better
+        # Negative, lower is better; the profile column carries no weight.
+        return func.bm25(self.table.c[self.name], 1.0, 0.0)
 
 
 class _TsVector:
     """PostgreSQL: the generated ``search_vector`` column ('english': stemming, stop words)."""
 
     def __init__(self, model: MemoryModel):
+        self.model = model
         self.vector = literal_column(f"{model.__tablename__}.search_vector")
 
-    @staticmethod
-    def any_of(terms: Sequence[str]):
-        # plainto_tsquery stems and drops stop words; its ANDs become ORs so partial matches count.
-        conjunction = cast(func.plainto_tsquery("english", " ".join(terms)), Text)
-        return cast(func.replace(conjunction, "&", "|"), TSQUERY)
-
-    def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
-        return stmt.where(self.vector.op("@@")(self.any_of(terms)))
-
-    def badness(self, terms: Sequence[str]):
-        return -func.ts_rank_cd(self.vector, self.any_of(terms))
+    def evidence(self, session: Session, scoped: Sequence, terms: Sequence[str]) -> LexicalEvidence:
+        """One pass over the rows in scope that match any term, telling for each row which terms
+        it matches: the planner starts from the profile's rows, so every extra statement part
+        would walk them again (and be planned again)."""
+        # One phrase per term (an identifier such as "gc-7k2p-9qx4" is several lexemes in a row),
+        # stemmed and without stop words; OR-ed, so partial matches count.
+        per_term = [func.phraseto_tsquery("english", term) for term in terms]
+        any_term = per_term[0]
+        for query in per_term[1:]:
+            any_term = any_term.op("||", return_type=TSQUERY)(query)
+        population = select(func.count()).select_from(self.model).where(*scoped).scalar_subquery()
+        stmt = select(
+            self.model.id,
+            func.ts_rank_cd(self.vector, any_term),
+            population,
+            *(self.vector.op("@@")(query) for query in per_term),
+        ).where(*scoped, self.vector.op("@@")(any_term))
+        order: list[tuple[float, int]] = []
+        matches: list[set[int]] = [set() for _ in terms]
+        total = 0
+        for key, rank, total, *flags in session.execute(stmt):
+            order.append((-rank, -key))  # ties: newer first
+            for index, flag in enumerate(flags):
+                if flag:
+                    matches[index].add(key)
+        return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, total)
 
 
 def embedded_vectors(
@@ -269,7 +295,19 @@ def embedded_vectors(
             MemoryEmbedding.model == model_name,
         )
     )
+    if session.get_bind().dialect.name == "postgresql":
+        return _binary_rows(session, stmt)
     return [(key, vector) for key, vector in session.execute(stmt)]
+
+
+def _binary_rows(session: Session, stmt: Select) -> list[tuple]:
+    """PostgreSQL: the rows of ``stmt`` in binary format, so each ``bytea`` arrives as bytes
+    rather than as hex text to decode: 2-3 times faster for a profile's 2,000 vectors. Its
+    parameters (integers, strings, aware datetimes) are ones psycopg adapts as SQLAlchemy would."""
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
+    with session.connection().connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        return [(key, bytes(vector)) for key, vector in cursor.fetchall()]
 
 
 def most_recent(
