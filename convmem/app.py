@@ -85,6 +85,7 @@ def create_app(
     app.state.blobs = open_blob_store(settings, wall_clock)
     app.state.store_deletion_hooks = _store_deletion_hooks(app.state.blobs)
     app.state.operation_lookups = _operation_lookups()
+    app.state.identity_settings_hooks = _identity_settings_hooks()
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
     app.state.rate_limits = RateLimits(settings)
@@ -115,6 +116,13 @@ def _store_deletion_hooks(blobs: BlobStore) -> list:
     from convmem.traitgroups.purge import operations_of_deleted_store
 
     return [partial(uploads_of_deleted_store, blobs), operations_of_deleted_store, reresolve.operations_of_deleted_store]
+
+
+def _identity_settings_hooks() -> list:
+    """What follows a change of a store's identity resolution settings in its transaction."""
+    from convmem.profiles.match_index import reindex_after_settings_change
+
+    return [reindex_after_settings_change]
 
 
 def _operation_lookups() -> list:

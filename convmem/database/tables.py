@@ -162,6 +162,22 @@ class ProfileIdentifier(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IdentifierMatchKey(Base):
+    """Blocking keys of a fuzzy identifier type's values (``identity/fuzzy_keys.py``): what a
+    fuzzy match probes instead of reading every value of the type. Written only for types
+    whose rule is fuzzy; they go with their identifier row."""
+
+    __tablename__ = "identifier_match_keys"
+    __table_args__ = (Index("ix_identifier_match_keys_probe", "store_id", "id_type", "key", "identifier_id"),)
+    identifier_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("profile_identifiers.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "length:segment:text", or "length" for a value too short to cut (a segment is at most 255 characters).
+    key: Mapped[str] = mapped_column(String(264), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    id_type: Mapped[str] = mapped_column(String(30))
+
+
 class ProfileMerge(Base):
     """The identity ledger: one row per profile folded into another (``kind`` ``merge``), per
     merged profile brought back (``unmerge``) and per profile split off (``split``).

@@ -25,7 +25,7 @@ from convmem.identity.resolution import (
 )
 from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
-from convmem.profiles import repository
+from convmem.profiles import match_index, repository
 from convmem.profiles.context import StoreContext
 from convmem.traitgroups.service import validate_traits
 from convmem.web.errors import ApiError, Code, bad_request
@@ -92,7 +92,7 @@ def write(
 ) -> WriteOutcome:
     """Resolve the write's identity, merge what it ties together, then apply its traits and
     identifiers. The caller holds the store's write lock and owns the transaction."""
-    held = repository.holders(session, ctx.pk, wanted, scan_types=_fuzzy_types(ctx, wanted))
+    held = stored_matches(session, ctx, wanted)
     apart = _never_merge_pairs(session, ctx, held, anchor)
     resolution = resolve(ctx.settings, wanted, held, anchor=anchor, apart=apart)
     _refuse_conflicts(resolution)
@@ -179,6 +179,11 @@ def write_many(
     return outcomes
 
 
+def stored_matches(session: Session, ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> list[Held]:
+    """The stored values resolution must see for a write carrying ``wanted``."""
+    return match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=_fuzzy_types(ctx, wanted))
+
+
 def _fuzzy_types(ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> set[str]:
     return {t for t, _ in wanted if t in ctx.settings.matching_rules and ctx.settings.rules[t].fuzzy}
 
@@ -230,7 +235,10 @@ def _create_profiles(
         for profile, pairs in zip(profiles, identifiers)
         for t, v in pairs
     ]
-    repository.insert_identifiers(session, rows)
+    fuzzy = match_index.has_fuzzy_types(ctx.settings)
+    inserted = repository.insert_identifiers(session, rows, returning_ids=fuzzy)
+    if fuzzy:
+        match_index.index_identifiers(session, ctx.pk, ctx.settings, inserted)
     record.save(
         session,
         [
@@ -329,6 +337,7 @@ def _add_identifiers(session: Session, ctx: StoreContext, target: Profile, wante
         changes.identifier(target.id, record.ADDED, id_type, value, present=True)
     if added:
         session.flush()
+        match_index.index_identifiers(session, ctx.pk, ctx.settings, [(row.id, row.id_type, row.value) for row in added])
         _enforce_limits(session, ctx, target.id, added=[row.id for row in added], changes=changes)
 
 
