@@ -148,6 +148,7 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.profiles.identity_endpoints import reresolve_router
     from convmem.profiles.identity_endpoints import router as identity_decisions_router
     from convmem.stores.endpoints import router as stores_router
+    from convmem.suggestions.endpoints import router as suggestions_router
     from convmem.traitgroups.endpoints import router as traitgroups_router
     from convmem.traits.endpoints import router as traits_router
 
@@ -168,6 +169,7 @@ def _install_routes(app: FastAPI) -> None:
         imports_router,
         uploads_router,
         identity_decisions_router,
+        suggestions_router,
         profiles_router,
     )
     for router in routers:

@@ -12,10 +12,12 @@ def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.imports.job import IMPORT_JOBS
     from convmem.memory.embedding_task import embed_pending
     from convmem.profiles.reresolve import RERESOLVE_JOBS
+    from convmem.suggestions.job import SUGGESTION_JOBS, SuggestionScheduler
     from convmem.traitgroups.purge import PURGE_JOBS
 
     return [
         partial(embed_pending, env.db, env.embedder),
-        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS], env),
+        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS, SUGGESTION_JOBS], env),
         HistoryRetention(env.db),
+        SuggestionScheduler(env.db),
     ]

@@ -18,6 +18,7 @@ class Prefix(StrEnum):
     SUMMARY = "mem_summary"
     BULK = "mem_bulk"
     NEVER_MERGE = "mem_nevermerge"
+    SUGGESTION = "mem_suggestion"
 
 
 _SUFFIX = r"[0-7][0-9a-z]{25}"
@@ -28,6 +29,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "importId": re.compile(rf"^mem_import_{_SUFFIX}$"),
     "bulkId": re.compile(rf"^mem_bulk_{_SUFFIX}$"),
     "pairId": re.compile(rf"^mem_nevermerge_{_SUFFIX}$"),
+    "suggestionId": re.compile(rf"^mem_suggestion_{_SUFFIX}$"),
     "observationId": re.compile(rf"^mem_observation_{_SUFFIX}$"),
     "summaryId": re.compile(rf"^mem_summary_{_SUFFIX}$"),
     "conversationId": re.compile(rf"^conv_conversation_{_SUFFIX}$"),

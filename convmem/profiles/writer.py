@@ -17,6 +17,7 @@ from convmem.identity.resolution import (
     IdentifierRule,
     InvalidIdentifier,
     Resolution,
+    Tie,
     TraitValue,
     evictions,
     merge_trait_sets,
@@ -132,6 +133,27 @@ def write(
     changes.save(session)
     session.flush()
     return WriteOutcome(target.id, target.sid, False, tuple(merged.sid for merged in merged_profiles))
+
+
+def merge_pair(
+    session: Session, ctx: StoreContext, survivor_pk: int, merged_pk: int, tie: Tie, *, source: str, clock: WriteClock
+) -> WriteOutcome:
+    """Merge two live profiles a review decided are one (an accepted suggestion), as a write
+    that ties them would: the earlier profile survives, the merge is in the ledger and the
+    history, the later profile's id redirects. The caller holds the store's write lock."""
+    now = utcnow()
+    changes = Changes(ctx.pk, record.instant(clock.tick()), source)
+    profiles = repository.load_profiles(session, [survivor_pk, merged_pk])
+    target, merged = profiles[survivor_pk], profiles[merged_pk]
+    before, brought, via = _trait_set(target), _trait_set(merged), _via_of(target)
+    carried = merge_trait_sets(before, [brought])
+    _note_carried(changes, target, before, carried, [(merged, brought)], via)
+    _fold(session, ctx, target, merged, tie, source, now, changes)
+    target.traits, target.trait_meta = _trait_columns(carried, via)
+    target.updated_at = now
+    changes.save(session)
+    session.flush()
+    return WriteOutcome(target.id, target.sid, False, (merged.sid,))
 
 
 def write_many(

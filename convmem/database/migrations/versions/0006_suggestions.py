@@ -33,6 +33,35 @@ def upgrade() -> None:
         ["store_id", "id_type", "key", "identifier_id"],
     )
     _key_stored_fuzzy_values()
+    op.create_table(
+        "suggestions",
+        sa.Column("id", BigId, primary_key=True),
+        sa.Column("sid", sa.String(48), nullable=False, unique=True),
+        sa.Column("store_id", BigId, sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("first_profile_id", BigId, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("second_profile_id", BigId, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("first_profile_id", "second_profile_id"),
+    )
+    op.create_index("ix_suggestions_store_status", "suggestions", ["store_id", "status", "id"])
+    op.create_index("ix_suggestions_first_profile_id", "suggestions", ["first_profile_id"])
+    op.create_index("ix_suggestions_second_profile_id", "suggestions", ["second_profile_id"])
+    op.create_table(
+        "suggestion_keys",
+        sa.Column("profile_id", BigId, sa.ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("key", sa.String(320), primary_key=True),
+        sa.Column("store_id", BigId, sa.ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    )
+    op.create_index("ix_suggestion_keys_probe", "suggestion_keys", ["store_id", "key", "profile_id"])
+    op.create_table(
+        "suggestion_cursors",
+        sa.Column("store_id", BigId, sa.ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("history_id", sa.BigInteger(), nullable=False),
+    )
 
 
 def _key_stored_fuzzy_values() -> None:
@@ -69,5 +98,12 @@ def _key_stored_fuzzy_values() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("suggestion_cursors")
+    op.drop_index("ix_suggestion_keys_probe", table_name="suggestion_keys")
+    op.drop_table("suggestion_keys")
+    op.drop_index("ix_suggestions_second_profile_id", table_name="suggestions")
+    op.drop_index("ix_suggestions_first_profile_id", table_name="suggestions")
+    op.drop_index("ix_suggestions_store_status", table_name="suggestions")
+    op.drop_table("suggestions")
     op.drop_index("ix_identifier_match_keys_probe", table_name="identifier_match_keys")
     op.drop_table("identifier_match_keys")
