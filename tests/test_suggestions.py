@@ -12,7 +12,7 @@ from convmem.profiles.context import load_context
 from convmem.profiles.repository import find_never_merge_pair
 from convmem.profiles.service import upsert
 from convmem.suggestions import service
-from convmem.suggestions.job import SUGGESTION_JOBS, enqueue_for_new_writes
+from convmem.suggestions.job import SUGGESTION_JOBS, enqueue_behind
 from convmem.web.errors import ApiError
 from tests.inprocess import app_api
 from tests.jobs_support import job_runner
@@ -26,11 +26,15 @@ def create(api, store, contact: dict) -> str:
 
 
 def refresh_queue(backend) -> None:
-    """What the worker does: enqueue the job of the stores written to, and run it."""
-    enqueue_for_new_writes(backend.db, 0)
+    """What the worker does: enqueue the job of the stores written to, and run it, until
+    every store's cursor has caught up with its history."""
     runner = job_runner(backend, [SUGGESTION_JOBS], chunk_size=7)
-    while runner():
-        pass
+    behind: dict[int, int] = {}
+    seen = enqueue_behind(backend.db, 0, behind)
+    while behind:
+        while runner():
+            pass
+        seen = enqueue_behind(backend.db, seen, behind)
 
 
 def open_pairs(api, store) -> dict[frozenset, dict]:

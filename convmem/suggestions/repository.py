@@ -9,6 +9,7 @@ from convmem.database.tables import (
     Job,
     Profile,
     ProfileHistory,
+    ProfileIdentifier,
     Suggestion,
     SuggestionCursor,
     SuggestionKey,
@@ -115,3 +116,21 @@ def listing(store_pk: int, status: str | None) -> Select:
 
 def sids_of(session: Session, pks: Sequence[int]) -> dict[int, str]:
     return dict(session.execute(select(Profile.id, Profile.sid).where(Profile.id.in_(pks))).tuples().all())
+
+
+def live_profiles(session: Session, pks: Sequence[int]) -> list[Profile]:
+    if not pks:
+        return []
+    return list(session.scalars(select(Profile).where(Profile.id.in_(pks), Profile.canonical_id.is_(None)).order_by(Profile.id)))
+
+
+def identifiers_of(session: Session, profile_pks: Sequence[int]) -> dict[int, list[ProfileIdentifier]]:
+    """Each profile's identifier rows, in the order they were added."""
+    by_profile: dict[int, list[ProfileIdentifier]] = {}
+    if profile_pks:
+        rows = session.scalars(
+            select(ProfileIdentifier).where(ProfileIdentifier.profile_id.in_(profile_pks)).order_by(ProfileIdentifier.id)
+        )
+        for row in rows:
+            by_profile.setdefault(row.profile_id, []).append(row)
+    return by_profile

@@ -28,12 +28,23 @@ OPEN, ACCEPTED, REJECTED, CLOSED = "open", "accepted", "rejected", "closed"
 SOURCE = "api:suggestion"
 
 
-def facts_of(session: Session, ctx: StoreContext, profile: Profile) -> signals.Facts:
-    identifiers = tuple(
-        (row.id_type, ctx.settings.rules[row.id_type].normalization if row.id_type in ctx.settings.rules else "none", row.value)
-        for row in profiles_repository.identifiers_of(session, profile.id)
-    )
-    return signals.Facts(profile.id, identifiers, signals.name_of(profile.traits or {}))
+# Profiles compared with a touched one at most: a value shared by a crowd of near-identical
+# values (b1@…, b2@…) must not make one refresh compare with the whole crowd.
+MAX_CANDIDATES = 50
+
+
+def facts_of(ctx: StoreContext, profiles: list[Profile], identifiers: dict[int, list]) -> dict[int, signals.Facts]:
+    def normalization(id_type: str) -> str:
+        return ctx.settings.rules[id_type].normalization if id_type in ctx.settings.rules else "none"
+
+    return {
+        profile.id: signals.Facts(
+            profile.id,
+            tuple((row.id_type, normalization(row.id_type), row.value) for row in identifiers.get(profile.id, [])),
+            signals.name_of(profile.traits or {}),
+        )
+        for profile in profiles
+    }
 
 
 def refresh(session: Session, ctx: StoreContext, profile_pk: int, apart: set[tuple[int, int]]) -> None:
@@ -46,14 +57,17 @@ def refresh(session: Session, ctx: StoreContext, profile_pk: int, apart: set[tup
         repository.replace_keys(session, ctx.pk, profile_pk, ())
         _close(repository.open_of(session, profile_pk))
         return
-    facts = facts_of(session, ctx, profile)
+    facts = facts_of(ctx, [profile], repository.identifiers_of(session, [profile_pk]))[profile_pk]
     repository.replace_keys(session, ctx.pk, profile_pk, signals.keys_of(facts))
+    candidates = sorted(repository.profiles_with_keys(session, ctx.pk, signals.probe_keys(facts)) - {profile_pk})
+    others = [
+        other
+        for other in repository.live_profiles(session, candidates[:MAX_CANDIDATES])
+        if tuple(sorted((profile_pk, other.id))) not in apart
+    ]
     found: set[int] = set()
-    for other_pk in sorted(repository.profiles_with_keys(session, ctx.pk, signals.probe_keys(facts)) - {profile_pk}):
-        other = session.get(Profile, other_pk)
-        if other is None or other.canonical_id is not None or tuple(sorted((profile_pk, other_pk))) in apart:
-            continue
-        reasons = signals.reasons(facts, facts_of(session, ctx, other))
+    for other_pk, other_facts in facts_of(ctx, others, repository.identifiers_of(session, [o.id for o in others])).items():
+        reasons = signals.reasons(facts, other_facts)
         if reasons:
             found.add(other_pk)
             _suggest(session, ctx.pk, profile_pk, other_pk, reasons)
