@@ -15,9 +15,11 @@ def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.suggestions.job import SUGGESTION_JOBS, SuggestionScheduler
     from convmem.traitgroups.purge import PURGE_JOBS
 
-    return [
+    tasks = [
         partial(embed_pending, env.db, env.embedder),
         JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS, SUGGESTION_JOBS], env),
         HistoryRetention(env.db),
-        SuggestionScheduler(env.db),
     ]
+    if env.settings.suggestions:
+        tasks.append(SuggestionScheduler(env.db))
+    return tasks

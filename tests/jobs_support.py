@@ -25,7 +25,6 @@ from convmem.database.tables import (
     Store,
 )
 from convmem.kit.clock import WriteClock
-from convmem.suggestions.job import KIND as SUGGESTIONS_KIND
 from tests.conftest import (
     Api,
     Backend,
@@ -129,12 +128,9 @@ def store_state(db, store_sid: str) -> dict:
 
 
 def jobs_of(db, store_sid: str) -> list[Job]:
-    """The store's jobs but the suggestions job, which follows every write on its own."""
     with db.reading() as session:
         store_pk = session.scalar(select(Store.id).where(Store.sid == store_sid))
-        return list(
-            session.scalars(select(Job).where(Job.store_id == store_pk, Job.kind != SUGGESTIONS_KIND).order_by(Job.id))
-        )
+        return list(session.scalars(select(Job).where(Job.store_id == store_pk).order_by(Job.id)))
 
 
 def import_row(db, import_sid: str) -> Import:

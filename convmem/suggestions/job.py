@@ -63,12 +63,17 @@ def enqueue_behind(db: Database, after_history_id: int, behind: dict[int, int]) 
         for store_pk, last_id in list(behind.items()):
             if last_id <= repository.cursor_of(session, store_pk):
                 del behind[store_pk]
-    if behind:
+        idle = [store_pk for store_pk in behind if not _job_waiting(session, store_pk)]
+    if idle:
         with db.writing() as session:
-            for store_pk in behind:
-                if not repository.has_unfinished_job(session, store_pk, KIND, [jobs.JobStatus.PENDING, jobs.JobStatus.WAITING]):
+            for store_pk in idle:
+                if not _job_waiting(session, store_pk):  # another worker's scheduler may have been first
                     jobs.enqueue(session, sid=new_id(Prefix.OPERATION), kind=KIND, store_pk=store_pk, payload={})
     return max([after_history_id] + [last_id for _, last_id in written])
+
+
+def _job_waiting(session: Session, store_pk: int) -> bool:
+    return repository.has_unfinished_job(session, store_pk, KIND, [jobs.JobStatus.PENDING, jobs.JobStatus.WAITING])
 
 
 class SuggestionScheduler:
