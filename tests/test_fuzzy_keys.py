@@ -18,14 +18,14 @@ values = st.text(alphabet="abc.@1", min_size=1, max_size=24)
 thresholds = st.integers(min_value=50, max_value=99)
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(a=values, b=values, threshold=thresholds)
 def test_a_match_holds_one_of_the_probed_keys(a, b, threshold):
     if fuzz.ratio(a, b) >= threshold:
         assert set(keys_of(b, threshold)) & probe(a, threshold), (a, b, threshold)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(a=st.text(min_size=1, max_size=80), edits=st.lists(st.tuples(st.booleans(), st.integers(0, 80), st.characters()), max_size=12), threshold=thresholds)
 def test_a_close_long_value_holds_one_of_the_probed_keys(a, edits, threshold):
     """Long values with a few insertions and deletions: the matches random pairs rarely give."""
