@@ -94,6 +94,7 @@ def create_app(
     app.state.blobs = open_blob_store(settings, wall_clock)
     app.state.store_deletion_hooks = _store_deletion_hooks(app.state.blobs)
     app.state.operation_lookups = _operation_lookups()
+    app.state.identity_settings_hooks = _identity_settings_hooks()
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
     app.state.rate_limits = RateLimits(settings)
@@ -128,6 +129,13 @@ def _store_deletion_hooks(blobs: BlobStore) -> list:
     return [partial(uploads_of_deleted_store, blobs), operations_of_deleted_store, reresolve.operations_of_deleted_store]
 
 
+def _identity_settings_hooks() -> list:
+    """What follows a change of a store's identity resolution settings in its transaction."""
+    from convmem.profiles.match_index import reindex_after_settings_change
+
+    return [reindex_after_settings_change]
+
+
 def _operation_lookups() -> list:
     """Work with operation ids of its own that the Operations endpoint answers for."""
     from convmem.bulk.endpoints import batch_as_operation
@@ -157,6 +165,7 @@ def _install_routes(app: FastAPI) -> None:
     from convmem.profiles.identity_endpoints import reresolve_router
     from convmem.profiles.identity_endpoints import router as identity_decisions_router
     from convmem.stores.endpoints import router as stores_router
+    from convmem.suggestions.endpoints import router as suggestions_router
     from convmem.traitgroups.endpoints import router as traitgroups_router
     from convmem.traits.endpoints import router as traits_router
 
@@ -181,6 +190,7 @@ def _install_routes(app: FastAPI) -> None:
         imports_router,
         uploads_router,
         identity_decisions_router,
+        suggestions_router,
         profiles_router,
     )
     for router in routers:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 30.0
     # Rows (imports) or profiles (bulk) written per transaction: the most a crash can make a worker redo.
     job_chunk_size: int = 1000
+    # Whether workers keep the review queue of likely duplicates current (docs/extensions.md,
+    # "Suggestions"): background work after every write, which a bulk-loading deployment may not want.
+    suggestions: bool = True
     # A job waits out a database outage this long without using up its attempts.
     job_outage_seconds: float = 300.0
     # Forwarded headers (X-Forwarded-*, Forwarded) are only believed from these addresses or

@@ -14,11 +14,15 @@ def all_tasks(env: JobEnv) -> list[Task]:
     from convmem.imports.job import IMPORT_JOBS
     from convmem.memory.embedding_task import embed_pending
     from convmem.profiles.reresolve import RERESOLVE_JOBS
+    from convmem.suggestions.job import SUGGESTION_JOBS, SuggestionScheduler
     from convmem.traitgroups.purge import PURGE_JOBS
 
-    return [
+    tasks = [
         partial(embed_pending, env.db, env.embedder),
-        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS, SYNC_JOBS], env),
+        JobRunner([BULK_JOBS, IMPORT_JOBS, PURGE_JOBS, RERESOLVE_JOBS, SUGGESTION_JOBS, SYNC_JOBS], env),
         SyncScheduler(env.db, env.settings.dataset_sync_check_seconds),
         HistoryRetention(env.db),
     ]
+    if env.settings.suggestions:
+        tasks.append(SuggestionScheduler(env.db))
+    return tasks

@@ -119,6 +119,9 @@ def process_env(backend: Backend, data_dir: Path, extra_env: dict | None = None)
             "CONVMEM_DATA_DIR": str(data_dir),
             "CONVMEM_LOG_LEVEL": "WARNING",
             "CONVMEM_SIGNING_KEY": "test-signing-key",
+            # The suggestions tests run the suggestions job themselves; elsewhere it would only
+            # add background work beside every test that writes.
+            "CONVMEM_SUGGESTIONS": "false",
         }
     )
     env.pop("CONVMEM_PUBLIC_URL", None)

@@ -36,7 +36,7 @@ from tests.jobs_support import (
     wait_for,
     wait_import,
 )
-from tests.profile_helpers import create_profile
+from tests.profile_helpers import EMAIL, PHONE, configure_identity, create_profile
 
 NO_EMBEDDINGS = {"CONVMEM_EMBEDDINGS": "off"}
 # Integers past 64 bits and a lone surrogate: JSON columns must come back as the same text.
@@ -53,6 +53,8 @@ def run_copy(*args: str) -> subprocess.CompletedProcess:
 def populate(api: Api, data_dir: Path) -> tuple[str, list]:
     """Fill a store through the API; returns it and the reads to repeat on a copy."""
     store = api.create_store()
+    # A fuzzy email rule gives its values blocking keys (only a value as good as equal matches).
+    configure_identity(api, store, [{**EMAIL, "matchingAlgo": "fuzzy", "matchingThreshold": 99}, PHONE], ["email", "phone"])
     by_email = create_profile(api, store, email="ann@example.com", firstName="Ann")
     by_phone = create_profile(api, store, phone="+13175550001", lastName="Lee")
     assert create_profile(api, store, email="ann@example.com", phone="+13175550001") == by_email
@@ -84,6 +86,10 @@ def populate(api: Api, data_dir: Path) -> tuple[str, list]:
     assert api.post(f"/v1/Stores/{store}/Profiles/{by_email}/Merges/{by_phone}/Unmerge").status_code == 200
     keyed = {"traits": {"Contact": {"email": "keyed@example.com"}}}
     assert api.post(f"/v1/Stores/{store}/Profiles", json=keyed, headers={"Idempotency-Key": "copy-1"}).status_code == 202
+    # The last writes: a likely duplicate, which the worker's suggestions job finds.
+    create_profile(api, store, email="ann.lee@gmail.com")
+    create_profile(api, store, email="annlee@gmail.com")
+    wait_for(lambda: api.get(f"/v1/Stores/{store}/Suggestions").json()["suggestions"])
 
     mapping = {
         "displayName": "crm-csv",
@@ -116,6 +122,7 @@ def populate(api: Api, data_dir: Path) -> tuple[str, list]:
         ("GET", f"/v1/Stores/{store}/Profiles/Imports/{import_id}/Errors", None),
         ("GET", batch.json()["statusUrl"].replace(api.base_url, ""), None),
         ("GET", f"/v1/Stores/{store}/NeverMergePairs", None),
+        ("GET", f"/v1/Stores/{store}/Suggestions", None),
         ("GET", f"{memories}/Merges", None),
         ("GET", f"{memories}/History?asOf=9999-01-01T00:00:00Z", None),
         ("GET", f"/v1/ControlPlane/Stores/{store}/DataMappings", None),
@@ -167,7 +174,7 @@ def deployment(tmp_path_factory):
     backend, cleanup = make_backend("sqlite", tmp_path_factory.mktemp("source"))
     with backend.db.writing() as session:
         account = create_account(session, "copy")
-    server = start_server(backend, tmp_path_factory.mktemp("source-data"), extra_env=NO_EMBEDDINGS)
+    server = start_server(backend, tmp_path_factory.mktemp("source-data"), extra_env=NO_EMBEDDINGS | {"CONVMEM_SUGGESTIONS": "true"})
     try:
         api = Api(server.base_url, account)
         store, reads = populate(api, server.data_dir)

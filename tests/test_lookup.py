@@ -129,3 +129,20 @@ def test_lookup_needs_credentials(server, store):
 
     response = requests.post(f"{server.base_url}/v1/Stores/{store}/Profiles/Lookup", json={"idType": "email", "value": "a@b.co"})
     assert response.status_code == 401
+
+
+def test_a_type_made_fuzzy_after_its_values_were_stored_matches_them(api, store):
+    """The settings change keys the stored values: the fuzzy index sees them straight away,
+    and loses them again when the type goes back to exact matching."""
+    exact = {"idType": "fullName", "normalization": "trim", "enforceUnique": False}
+    configure_identity(api, store, [EMAIL, PHONE, exact], ["email", "phone"])
+    jonathan = create_profile(api, store, email="j1@example.com")
+    add_identifier(api, store, jonathan, "fullName", "jonathan smith")
+    assert lookup(api, store, "fullName", "jonathan smyth")["profiles"] == []
+    configure_identity(api, store, [EMAIL, PHONE, {**exact, "matchingAlgo": "fuzzy", "matchingThreshold": 90}], ["email", "phone"])
+    assert lookup(api, store, "fullName", "jonathan smyth")["profiles"] == [jonathan]
+    # A threshold with another gram size rebuilds the keys.
+    configure_identity(api, store, [EMAIL, PHONE, {**exact, "matchingAlgo": "fuzzy", "matchingThreshold": 75}], ["email", "phone"])
+    assert lookup(api, store, "fullName", "jonathon smyth")["profiles"] == [jonathan]
+    configure_identity(api, store, [EMAIL, PHONE, exact], ["email", "phone"])
+    assert lookup(api, store, "fullName", "jonathan smyth")["profiles"] == []

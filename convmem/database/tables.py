@@ -249,6 +249,22 @@ class ProfileIdentifier(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IdentifierMatchKey(Base):
+    """Blocking keys of a fuzzy identifier type's values (``identity/fuzzy_keys.py``): what a
+    fuzzy match probes instead of reading every value of the type. Written only for types
+    whose rule is fuzzy; they go with their identifier row."""
+
+    __tablename__ = "identifier_match_keys"
+    __table_args__ = (Index("ix_identifier_match_keys_probe", "store_id", "id_type", "key", "identifier_id"),)
+    identifier_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("profile_identifiers.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "length:segment:text", or "length" for a value too short to cut (a segment is at most 255 characters).
+    key: Mapped[str] = mapped_column(String(264), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    id_type: Mapped[str] = mapped_column(String(30))
+
+
 class ProfileMerge(Base):
     """The identity ledger: one row per profile folded into another (``kind`` ``merge``), per
     merged profile brought back (``unmerge``) and per profile split off (``split``).
@@ -290,6 +306,50 @@ class NeverMergePair(Base):
     second_profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suggestion(Base):
+    """A likely duplicate for review: two live profiles (smaller key first), why they look
+    alike (``reasons``) and how strongly (``score``, 0..100). ``status``: open, accepted (merged
+    by the review), rejected (kept apart by a never-merge pair) or closed (a side merged away,
+    or the reasons went)."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        UniqueConstraint("first_profile_id", "second_profile_id"),
+        Index("ix_suggestions_store_status", "store_id", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(48), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    first_profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    second_profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SuggestionKey(Base):
+    """Blocking keys of a live profile for finding likely duplicates: its identifiers' segments
+    at the suggestion threshold, their forms under normalisations the rules don't apply, its
+    name. Written by the suggestions job, never on the write path."""
+
+    __tablename__ = "suggestion_keys"
+    __table_args__ = (Index("ix_suggestion_keys_probe", "store_id", "key", "profile_id"),)
+    profile_id: Mapped[int] = mapped_column(BigId, ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+
+
+class SuggestionCursor(Base):
+    """How far the suggestions job has read a store's history: the profiles touched after it
+    are the ones to look at again."""
+
+    __tablename__ = "suggestion_cursors"
+    store_id: Mapped[int] = mapped_column(BigId, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    history_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class IdempotencyKey(Base):

@@ -55,7 +55,7 @@ def update_settings(
     if_match: str | None = IF_MATCH,
 ):
     check_if_match(if_match, _tagged_id(store), store.identity_settings_version)
-    service.replace_settings(session, store, body)
+    service.replace_settings(session, store, body, request.app.state.identity_settings_hooks)
     operation = record_completed(session, principal, "UpdateIdentityResolutionSettings", store.sid, settings_path(store.sid))
     return accepted(request, operation, "Identity Resolution Settings accepted for processing.")
 

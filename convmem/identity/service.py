@@ -1,5 +1,7 @@
 """Identity resolution settings rules: a full replace that must stay consistent with the trait groups."""
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import Store, utcnow
@@ -9,13 +11,20 @@ from convmem.web.errors import ApiError, Code
 
 MAX_MATCHING_RULE_LENGTH = 30
 
+# Called in the settings' transaction with (session, store, settings before, settings after)
+# when they changed: what other domains keep in step with the rules (the app wires them).
+SettingsChangeHook = Callable[[Session, Store, IdentityResolutionSettingsCore, IdentityResolutionSettingsCore], None]
+
 
 def current_settings(store: Store) -> IdentityResolutionSettingsCore:
     return IdentityResolutionSettingsCore.model_validate(store.identity_settings)
 
 
-def replace_settings(session: Session, store: Store, settings: IdentityResolutionSettingsCore) -> None:
-    """Store ``settings`` in place of the current ones; the version moves only when they differ."""
+def replace_settings(
+    session: Session, store: Store, settings: IdentityResolutionSettingsCore, hooks: list[SettingsChangeHook]
+) -> None:
+    """Store ``settings`` in place of the current ones; the version moves, and ``hooks`` run,
+    only when they differ."""
     check_consistent(settings)
     configured = {config.idType for config in settings.identifierConfigs}
     for group, traits in store_schema(session, store.id).items():
@@ -31,9 +40,12 @@ def replace_settings(session: Session, store: Store, settings: IdentityResolutio
     new_value = settings.model_dump()
     if new_value == store.identity_settings:
         return
+    before = current_settings(store)
     store.identity_settings = new_value
     store.identity_settings_version += 1
     store.updated_at = utcnow()
+    for hook in hooks:
+        hook(session, store, before, settings)
 
 
 def check_consistent(settings: IdentityResolutionSettingsCore) -> None:

@@ -21,6 +21,7 @@ class Prefix(StrEnum):
     DATA_MAPPING = "mem_datamapping"
     DATASET = "tdi_dataset"
     DATASET_SYNC = "mem_datasync"
+    SUGGESTION = "mem_suggestion"
 
 
 _SUFFIX = r"[0-7][0-9a-z]{25}"
@@ -31,6 +32,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "importId": re.compile(rf"^mem_import_{_SUFFIX}$"),
     "bulkId": re.compile(rf"^mem_bulk_{_SUFFIX}$"),
     "pairId": re.compile(rf"^mem_nevermerge_{_SUFFIX}$"),
+    "suggestionId": re.compile(rf"^mem_suggestion_{_SUFFIX}$"),
     "observationId": re.compile(rf"^mem_observation_{_SUFFIX}$"),
     "summaryId": re.compile(rf"^mem_summary_{_SUFFIX}$"),
     "dataMappingId": re.compile(rf"^mem_datamapping_{_SUFFIX}$"),

@@ -16,7 +16,7 @@ from convmem.identity.resolution import ResolutionSettings, values_match
 from convmem.identity.service import current_settings
 from convmem.lookup import repository
 from convmem.lookup.schemas import MAX_PROFILES
-from convmem.profiles import repository as profiles_repository
+from convmem.profiles import match_index
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ def lookup(session: Session, store: Store, id_type: str, raw: str) -> Matches:
     value = normalized_value(settings, id_type, raw, "value")
     rule = settings.rules[id_type]
     if rule.fuzzy:
-        # Similar values can't be found by an index probe: scan the type's values in the store.
-        held = profiles_repository.holders(session, store.id, [(id_type, value)], scan_types=[id_type])
+        # Similar values are found through the type's blocking keys, then compared.
+        held = match_index.holders(session, store.id, settings, [(id_type, value)], fuzzy_types=[id_type])
         matching = sorted({h.profile for h in held if values_match(rule, value, h.value)})
         profiles = repository.sids_of(session, matching[:MAX_PROFILES])
     else:

@@ -28,6 +28,8 @@ from convmem.database.tables import (
     TraitGroup,
 )
 from convmem.history import record
+from convmem.identity.resolution import ResolutionSettings
+from convmem.identity.schemas import IdentityResolutionSettingsCore
 from convmem.portability import repository
 from convmem.portability.schemas import (
     FORMAT_VERSION,
@@ -44,6 +46,7 @@ from convmem.portability.schemas import (
     SummaryRecord,
     TraitGroupRecord,
 )
+from convmem.profiles import match_index
 from convmem.profiles.addressing import find_canonical
 from convmem.stores.service import MAX_STORES_PER_ACCOUNT
 from convmem.traitgroups.service import defined_while_purging, only_defined
@@ -282,6 +285,7 @@ def import_store(session: Session, account_pk: int, lines: Iterable[str]) -> Sto
     store = _create_store(session, account_pk, header)
     while batch := [ProfileRecord.model_validate_json(line) for line in islice(lines, BATCH) if line.strip()]:
         _import_profiles(session, store.id, batch)
+    match_index.index_store(session, store.id, ResolutionSettings.from_contract(IdentityResolutionSettingsCore.model_validate(store.identity_settings)))
     return store
 
 

@@ -2,10 +2,20 @@
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from convmem.database.tables import (
+    IdentifierMatchKey,
     NeverMergePair,
     Profile,
     ProfileIdentifier,
@@ -18,30 +28,69 @@ _HOLDERS_OF_VALUES = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_t
     ProfileIdentifier.id_type.in_(bindparam("id_types", expanding=True)),
     ProfileIdentifier.value.in_(bindparam("values", expanding=True)),
 )
-_HOLDERS_OF_TYPE = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
-    ProfileIdentifier.store_id == bindparam("store"), ProfileIdentifier.id_type == bindparam("id_type")
-)
 
 
-def holders(
-    session: Session, store_pk: int, wanted: Iterable[tuple[str, str]], scan_types: Iterable[str] = ()
-) -> list[Held]:
-    """Stored values equal to a wanted (type, value) pair, plus every value of ``scan_types``
-    (fuzzy types, whose matches can't be found by equality). Prebuilt statements, one for
-    all the values (a round trip per type would add up: this runs on every profile write),
-    and one per type scanned. The one for values asks for every wanted type with every wanted
-    value; the few rows of one type holding another type's value are dropped here."""
-    scan_types = set(scan_types)
-    pairs = {(id_type, value) for id_type, value in wanted if id_type not in scan_types}
-    rows = []
-    if pairs:
-        found = session.execute(
-            _HOLDERS_OF_VALUES,
-            {"store": store_pk, "id_types": list({t for t, _ in pairs}), "values": list({v for _, v in pairs})},
+def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) -> list[Held]:
+    """Stored values equal to a wanted (type, value) pair. One prebuilt statement for all the
+    values (a round trip per type would add up: this runs on every profile write). It asks for
+    every wanted type with every wanted value; the few rows of one type holding another type's
+    value are dropped here."""
+    pairs = set(wanted)
+    if not pairs:
+        return []
+    found = session.execute(
+        _HOLDERS_OF_VALUES,
+        {"store": store_pk, "id_types": list({t for t, _ in pairs}), "values": list({v for _, v in pairs})},
+    )
+    return [Held(row.profile_id, row.id_type, row.value) for row in found if (row.id_type, row.value) in pairs]
+
+
+def insert_match_keys(session: Session, rows: Sequence[dict]) -> None:
+    if rows:
+        session.execute(insert(IdentifierMatchKey.__table__), list(rows))
+
+
+def delete_match_keys(session: Session, store_pk: int, id_type: str) -> None:
+    session.execute(
+        delete(IdentifierMatchKey).where(IdentifierMatchKey.store_id == store_pk, IdentifierMatchKey.id_type == id_type)
+    )
+
+
+def values_of_type(session: Session, store_pk: int, id_type: str, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """(identifier row id, value) of the store's values of ``id_type`` after ``after_id``, by id."""
+    rows = session.execute(
+        select(ProfileIdentifier.id, ProfileIdentifier.value)
+        .where(ProfileIdentifier.store_id == store_pk, ProfileIdentifier.id_type == id_type, ProfileIdentifier.id > after_id)
+        .order_by(ProfileIdentifier.id)
+        .limit(limit)
+    )
+    return list(rows.tuples())
+
+
+# Keys bound per statement, well under every backend's limit on parameters.
+_KEYS_PER_STATEMENT = 5000
+
+
+def holders_by_keys(session: Session, store_pk: int, id_type: str, keys: Iterable[str]) -> list[Held]:
+    """Values of ``id_type`` holding any of the blocking ``keys``."""
+    keys = sorted(keys)
+    held: list[Held] = []
+    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+        keyed = select(IdentifierMatchKey.identifier_id).where(
+            IdentifierMatchKey.store_id == store_pk,
+            IdentifierMatchKey.id_type == id_type,
+            IdentifierMatchKey.key.in_(keys[start : start + _KEYS_PER_STATEMENT]),
         )
-        rows += [row for row in found if (row.id_type, row.value) in pairs]
-    for id_type in scan_types:
-        rows += session.execute(_HOLDERS_OF_TYPE, {"store": store_pk, "id_type": id_type}).all()
+        held += _held_rows(session, keyed)
+    return held
+
+
+def _held_rows(session: Session, identifier_ids: Select) -> list[Held]:
+    rows = session.execute(
+        select(ProfileIdentifier.profile_id, ProfileIdentifier.id_type, ProfileIdentifier.value).where(
+            ProfileIdentifier.id.in_(identifier_ids)
+        )
+    )
     return [Held(profile, id_type, value) for profile, id_type, value in rows]
 
 
@@ -188,9 +237,15 @@ def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
     return dict(inserted.tuples().all())
 
 
-def insert_identifiers(session: Session, rows: Sequence[dict]) -> None:
-    if rows:
-        session.execute(insert(ProfileIdentifier.__table__), list(rows))
+def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids: bool = False) -> list[tuple[int, str, str]]:
+    """Insert identifier rows in one statement; with ``returning_ids``, their (id, idType, value)."""
+    if not rows:
+        return []
+    table = ProfileIdentifier.__table__
+    if not returning_ids:
+        session.execute(insert(table), list(rows))
+        return []
+    return list(session.execute(insert(table).returning(table.c.id, table.c.id_type, table.c.value), list(rows)).tuples())
 
 
 def delete_never_merge_pair(session: Session, store_pk: int, sid: str) -> bool:

@@ -31,7 +31,7 @@ from convmem.kit.clock import WriteClock
 from convmem.operations import service as operations
 from convmem.profiles import repository
 from convmem.profiles.context import StoreContext, load_context
-from convmem.profiles.writer import write
+from convmem.profiles.writer import stored_matches, write
 from convmem.web.errors import ApiError
 
 KIND = "reresolve"
@@ -143,9 +143,8 @@ def _reresolve_profile(session: Session, ctx: StoreContext, profile_pk: int, sou
 
 def _would_change(session: Session, ctx: StoreContext, profile_pk: int, wanted: list[tuple[str, str]]) -> bool:
     """Does a write of the profile's own identifiers tie it to another profile, or get refused?
-    Asked as ``writer.write`` asks it: the fuzzy matching types are scanned whole."""
-    fuzzy = {t for t, _ in wanted if t in ctx.settings.matching_rules and ctx.settings.rules[t].fuzzy}
-    held = repository.holders(session, ctx.pk, wanted, scan_types=fuzzy)
+    Asked as ``writer.write`` asks it, fuzzy matches through the blocking keys."""
+    held = stored_matches(session, ctx, wanted)
     reached = {h.profile for h in held} | {profile_pk}
     apart = repository.never_merge_pairs(session, ctx.pk) if len(reached) >= 2 else []
     resolution = resolve(ctx.settings, wanted, held, anchor=profile_pk, apart=apart)

@@ -108,7 +108,7 @@ class NeverMergePairBody(BaseModel):
     id: str
     profileIds: list[str] = Field(description="The two profiles as recorded")
     liveProfileIds: list[str] = Field(description="The live profiles they stand for now (after later merges)")
-    reason: str = Field(description="unmerge or split")
+    reason: str = Field(description="unmerge, split, or rejected (a rejected suggestion)")
     createdAt: str
 
 

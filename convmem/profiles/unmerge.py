@@ -26,7 +26,7 @@ from convmem.database.tables import Profile, ProfileMerge, utcnow
 from convmem.history import record
 from convmem.identity.resolution import IdentifierRule
 from convmem.kit.clock import WriteClock
-from convmem.profiles import repository
+from convmem.profiles import match_index, repository
 from convmem.profiles.addressing import find_canonical
 from convmem.profiles.context import StoreContext
 from convmem.profiles.never_merge import keep_apart
@@ -130,7 +130,10 @@ def _restore_identifiers(
     # Re-inserted rather than moved, so the merged profile's values keep their original order.
     repository.delete_identifiers(session, leaving)
     session.flush()
-    repository.insert_identifiers(session, rows)
+    fuzzy = match_index.has_fuzzy_types(ctx.settings)
+    inserted = repository.insert_identifiers(session, rows, returning_ids=fuzzy)
+    if fuzzy:
+        match_index.index_identifiers(session, ctx.pk, ctx.settings, inserted)
     return restored, kept
 
 

@@ -29,6 +29,7 @@ from convmem.identity.resolution import (
     IdentifierRule,
     InvalidIdentifier,
     Resolution,
+    Tie,
     TraitValue,
     evictions,
     merge_trait_sets,
@@ -37,7 +38,7 @@ from convmem.identity.resolution import (
 )
 from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
-from convmem.profiles import repository
+from convmem.profiles import match_index, repository
 from convmem.profiles.context import StoreContext
 from convmem.traitgroups.service import validate_traits
 from convmem.web.errors import ApiError, Code, bad_request
@@ -119,7 +120,7 @@ def _write_resolving(
     clock: WriteClock,
     anchor: int | None = None,
 ) -> WriteOutcome:
-    """``write`` once ``held`` holds what ``repository.holders`` gives for ``wanted``, stable."""
+    """``write`` once ``held`` holds what ``match_index.holders`` gives for ``wanted``, stable."""
     apart = _never_merge_pairs(session, ctx, held, anchor)
     resolution = resolve(ctx.settings, wanted, held, anchor=anchor, apart=apart)
     _refuse_conflicts(resolution)
@@ -161,6 +162,27 @@ def _write_resolving(
     return WriteOutcome(target.id, target.sid, False, tuple(merged.sid for merged in merged_profiles))
 
 
+def merge_pair(
+    session: Session, ctx: StoreContext, survivor_pk: int, merged_pk: int, tie: Tie, *, source: str, clock: WriteClock
+) -> WriteOutcome:
+    """Merge two live profiles a review decided are one (an accepted suggestion), as a write
+    that ties them would: the earlier profile survives, the merge is in the ledger and the
+    history, the later profile's id redirects. The caller holds the store's write lock."""
+    now = utcnow()
+    changes = Changes(ctx.pk, record.instant(clock.tick()), source)
+    profiles = repository.load_profiles(session, [survivor_pk, merged_pk])
+    target, merged = profiles[survivor_pk], profiles[merged_pk]
+    before, brought, via = _trait_set(target), _trait_set(merged), _via_of(target)
+    carried = merge_trait_sets(before, [brought])
+    _note_carried(changes, target, before, carried, [(merged, brought)], via)
+    _fold(session, ctx, target, merged, tie, source, now, changes)
+    target.traits, target.trait_meta = _trait_columns(carried, via)
+    target.updated_at = now
+    changes.save(session)
+    session.flush()
+    return WriteOutcome(target.id, target.sid, False, (merged.sid,))
+
+
 def write_many(
     session: Session, ctx: StoreContext, writes: Sequence[tuple[dict, Sequence[tuple[str, str]]]], *, source: str, clock: WriteClock
 ) -> list[WriteOutcome | ApiError]:
@@ -178,8 +200,8 @@ def write_many(
     # first body runs: a later body must never wait for a lock while earlier ones hold some.
     # A lone body (a create) resolves against this read as it is, fuzzy matches included.
     lone = len(writes) == 1
-    scan_types = _fuzzy_types(ctx, named_anywhere) if locks_identities(session) or lone else set()
-    held_anywhere = _stable_holders(session, ctx, named_anywhere, scan_types)
+    fuzzy_types = _fuzzy_types(ctx, named_anywhere) if locks_identities(session) or lone else set()
+    held_anywhere = _stable_holders(session, ctx, named_anywhere, fuzzy_types)
     if lone:
         (traits, wanted), = writes
         try:
@@ -220,21 +242,21 @@ def write_many(
 
 
 def _stable_holders(
-    session: Session, ctx: StoreContext, wanted: Sequence[tuple[str, str]], scan_types: set[str], anchor: int | None = None
+    session: Session, ctx: StoreContext, wanted: Sequence[tuple[str, str]], fuzzy_types: set[str], anchor: int | None = None
 ) -> list[Held]:
-    """The stored values a write carrying ``wanted`` resolves against (``repository.holders``),
+    """The stored values a write carrying ``wanted`` resolves against (``match_index.holders``),
     read once nothing else can change them before the transaction ends: under an exclusive
     store lock at once; under a shared one after locking the write's identifier keys and the
     profiles holding them (and ``anchor``), as the module's docstring tells."""
     if not locks_identities(session):
-        return repository.holders(session, ctx.pk, wanted, scan_types=scan_types)
+        return match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
     lock_identities(session, (_identifier_key(ctx, id_type, value) for id_type, value in wanted))
-    held = repository.holders(session, ctx.pk, wanted, scan_types=scan_types)
+    held = match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
     profiles = {h.profile for h in held} | ({anchor} if anchor is not None else set())
     while profiles:
         savepoint = session.begin_nested()
         lock_identities(session, (_profile_key(pk) for pk in profiles))
-        held = repository.holders(session, ctx.pk, wanted, scan_types=scan_types)
+        held = match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
         reached = {h.profile for h in held}
         if reached <= profiles:
             savepoint.commit()
@@ -245,7 +267,7 @@ def _stable_holders(
 
 
 def _identifier_key(ctx: StoreContext, id_type: str, value: str) -> int:
-    """A fuzzy matching type's values are found by scanning the type: one key for all of them."""
+    """A fuzzy matching type's values are found by similarity, not equality: one key for all of them."""
     if id_type in _fuzzy_types(ctx, [(id_type, value)]):
         return identity_key("identifier type", ctx.pk, id_type)
     return identity_key("identifier", ctx.pk, id_type, value)
@@ -253,6 +275,11 @@ def _identifier_key(ctx: StoreContext, id_type: str, value: str) -> int:
 
 def _profile_key(profile_pk: int) -> int:
     return identity_key("profile", profile_pk)
+
+
+def stored_matches(session: Session, ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> list[Held]:
+    """The stored values resolution must see for a write carrying ``wanted``."""
+    return match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=_fuzzy_types(ctx, wanted))
 
 
 def _fuzzy_types(ctx: StoreContext, wanted: Sequence[tuple[str, str]]) -> set[str]:
@@ -306,7 +333,10 @@ def _create_profiles(
         for profile, pairs in zip(profiles, identifiers)
         for t, v in pairs
     ]
-    repository.insert_identifiers(session, rows)
+    fuzzy = match_index.has_fuzzy_types(ctx.settings)
+    inserted = repository.insert_identifiers(session, rows, returning_ids=fuzzy)
+    if fuzzy:
+        match_index.index_identifiers(session, ctx.pk, ctx.settings, inserted)
     record.save(
         session,
         [
@@ -406,6 +436,7 @@ def _add_identifiers(session: Session, ctx: StoreContext, target: Profile, wante
         changes.identifier(target.id, record.ADDED, id_type, value, present=True)
     if added:
         session.flush()
+        match_index.index_identifiers(session, ctx.pk, ctx.settings, [(row.id, row.id_type, row.value) for row in added])
         _enforce_limits(session, ctx, target.id, added=[row.id for row in added], changes=changes)
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_data_mappings"
-down_revision = "0005_idempotency"
+down_revision = "0006_suggestions"
 branch_labels = None
 depends_on = None
 
