@@ -86,10 +86,6 @@ def populate(api: Api, data_dir: Path) -> tuple[str, list]:
     assert api.post(f"/v1/Stores/{store}/Profiles/{by_email}/Merges/{by_phone}/Unmerge").status_code == 200
     keyed = {"traits": {"Contact": {"email": "keyed@example.com"}}}
     assert api.post(f"/v1/Stores/{store}/Profiles", json=keyed, headers={"Idempotency-Key": "copy-1"}).status_code == 202
-    # The last writes: a likely duplicate, which the worker's suggestions job finds.
-    create_profile(api, store, email="ann.lee@gmail.com")
-    create_profile(api, store, email="annlee@gmail.com")
-    wait_for(lambda: api.get(f"/v1/Stores/{store}/Suggestions").json()["suggestions"])
 
     mapping = {
         "displayName": "crm-csv",
@@ -109,6 +105,15 @@ def populate(api: Api, data_dir: Path) -> tuple[str, list]:
     synced_id = api.get(created.headers["Location"].replace(api.base_url, "")).json()["result"]["id"]
     syncs = f"/v1/ControlPlane/Stores/{store}/DataMappings/{synced_id}/Syncs"
     sync = wait_for(lambda: next((s for s in api.get(syncs).json()["syncs"] if s["status"] == "COMPLETED"), None))
+    # The last writes: a likely duplicate, which the worker's suggestions job finds. It reads the
+    # history in order, so once it has suggested this pair it has seen every earlier write too.
+    create_profile(api, store, email="ann.lee@gmail.com")
+    create_profile(api, store, email="annlee@gmail.com")
+    wait_for(lambda: any(
+        {r.get("a"), r.get("b")} == {"ann.lee@gmail.com", "annlee@gmail.com"}
+        for s in api.get(f"/v1/Stores/{store}/Suggestions").json()["suggestions"]
+        for r in s["reasons"]
+    ))
 
     reads = [
         ("GET", f"/v1/ControlPlane/Stores/{store}", None),
