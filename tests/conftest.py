@@ -110,6 +110,9 @@ class Server:
     data_dir: Path
 
 
+SEMANTIC = {"CONVMEM_EMBEDDINGS": "auto"}
+
+
 def process_env(backend: Backend, data_dir: Path, extra_env: dict | None = None) -> dict:
     """The environment of a convmem process (server or worker) on ``backend``."""
     env = dict(os.environ)
@@ -122,6 +125,9 @@ def process_env(backend: Backend, data_dir: Path, extra_env: dict | None = None)
             # The suggestions tests run the suggestions job themselves; elsewhere it would only
             # add background work beside every test that writes.
             "CONVMEM_SUGGESTIONS": "false",
+            # Loading the embedding model costs each process seconds of CPU; the shared servers
+            # (``server``) and the tests about Recall's model ask for it.
+            "CONVMEM_EMBEDDINGS": "off",
         }
     )
     env.pop("CONVMEM_PUBLIC_URL", None)
@@ -165,7 +171,7 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="session")
 def server(backend, tmp_path_factory):
-    srv = start_server(backend, tmp_path_factory.mktemp(f"server-{backend.name}"))
+    srv = start_server(backend, tmp_path_factory.mktemp(f"server-{backend.name}"), extra_env=SEMANTIC)
     yield srv
     stop_server(srv)
 

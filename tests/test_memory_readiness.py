@@ -64,7 +64,7 @@ def test_without_embeddings_readiness_does_not_wait_for_a_model(own_backend, tmp
 def test_the_first_recall_after_ready_finds_the_model_loaded(own_backend, own_account, tmp_path):
     if own_backend.name != "sqlite":
         pytest.skip("readiness does not depend on the database; one real server is enough")
-    server = start_server(own_backend, tmp_path, extra_env={"CONVMEM_LOG_LEVEL": "INFO"})
+    server = start_server(own_backend, tmp_path, extra_env={"CONVMEM_LOG_LEVEL": "INFO", "CONVMEM_EMBEDDINGS": "auto"})
     try:
         log = next(Path(server.data_dir).glob("server-*.log"))
         poll_until(lambda: requests.get(server.base_url + "/readyz", timeout=10).status_code == 200)
