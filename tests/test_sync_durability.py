@@ -18,7 +18,7 @@ from tests.test_dataset_sync import create_dataset, create_mapping, postgres_sou
 from tests.test_outages import admin_connection, terminate_connections
 from tests.test_worker_durability import WORKER_ENV, kill_when, split_server  # noqa: F401 (a fixture)
 
-ROWS = 2000
+ROWS = 600
 CONTACT = {"email": "email", "phone": "phone", "first_name": "firstName", "city": "city"}
 
 
@@ -99,7 +99,7 @@ def test_a_sync_resumes_after_its_worker_is_killed(own_backend, own_account, spl
         path = start_sync(api, interrupted, source_url)
 
         worker = start_worker(own_backend, tmp_path, "worker-1.log", WORKER_ENV)
-        kill_when(worker, lambda: api.get(path).json()["progress"]["rowsRead"] >= 300)
+        kill_when(worker, lambda: api.get(path).json()["progress"]["rowsRead"] >= 200)
         killed_at = api.get(path).json()
         assert killed_at["status"] == "RUNNING", "the worker finished before it could be killed"
         assert killed_at["progress"]["rowsRead"] < ROWS
