@@ -16,7 +16,11 @@ from tests.conftest import POSTGRES_URL, Api, make_backend, start_server, stop_s
 from tests.jobs_support import jobs_of, start_worker, stop_worker, store_state, wait_for
 from tests.test_dataset_sync import create_dataset, create_mapping, postgres_source
 from tests.test_outages import admin_connection, terminate_connections
-from tests.test_worker_durability import WORKER_ENV, kill_when, split_server  # noqa: F401 (a fixture)
+from tests.test_worker_durability import (  # noqa: F401 (a fixture)
+    WORKER_ENV,
+    kill_when,
+    split_server,
+)
 
 ROWS = 600
 CONTACT = {"email": "email", "phone": "phone", "first_name": "firstName", "city": "city"}
