@@ -108,10 +108,11 @@ def test_a_sync_resumes_after_its_worker_is_killed(own_backend, own_account, spl
         assert killed_at["status"] == "RUNNING", "the worker finished before it could be killed"
         assert killed_at["progress"]["rowsRead"] < ROWS
 
+        # The reference runs while the killed worker's lease runs out.
+        reference_path = start_sync(api, reference, source_url)
         worker = start_worker(own_backend, tmp_path, "worker-2.log", WORKER_ENV)
         try:
             wait_for(lambda: finished_sync(api, path))
-            reference_path = start_sync(api, reference, source_url)
             wait_for(lambda: finished_sync(api, reference_path))
         finally:
             stop_worker(worker)
@@ -136,14 +137,15 @@ def test_a_sync_survives_its_connections_being_terminated(tmp_path):
             with own.db.reading() as session:
                 sync_id = session.scalar(select(DatasetSync.id))
             wait_for(lambda: _rows_read(own.db, sync_id) > 0, interval=0.01)
-            # Only convmem's own database: the source, another database on the same server, stays up.
+            # Cut for a second, again and again: only convmem's own database; the source, another database on the server, stays up.
             with admin_connection() as conn:
-                deadline = time.monotonic() + 2
+                deadline = time.monotonic() + 1
                 while time.monotonic() < deadline:
                     terminate_connections(conn, make_url(own.url).database)
                     time.sleep(0.02)
-            wait_for(lambda: finished_sync(api, path), timeout=45)
+            # The reference, untouched by the outage, runs while the interrupted sync is set aside.
             reference_path = start_sync(api, reference, source_url)
+            wait_for(lambda: finished_sync(api, path), timeout=45)
             wait_for(lambda: finished_sync(api, reference_path))
         assert_same_outcome(api, own.db, path, reference_path, (interrupted, reference))
     finally:
