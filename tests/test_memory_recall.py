@@ -194,10 +194,10 @@ def test_semantic_ranking_orders_by_cosine_and_drops_noise():
     np = pytest.importorskip("numpy")
     vectors = {1: [1.0, 0.0], 2: [0.6, 0.8], 3: [0.0, 1.0]}
     candidates = [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in vectors.items()]
-    result = ranking.semantic_ranking(np.asarray([1.0, 0.0], dtype=np.float32), candidates)
+    result = ranking.semantic_ranking(np.asarray([1.0, 0.0], dtype=np.float32), *ranking.decoded(candidates))
     assert [key for key, _ in result] == [1, 2]
     assert result[0][1] == pytest.approx(1.0)
-    assert ranking.semantic_ranking([1.0, 0.0], []) == []
+    assert ranking.semantic_ranking([1.0, 0.0], *ranking.decoded([])) == []
 
 
 # --- ranking on both backends, with a stand-in embedder -------------------------------
