@@ -308,30 +308,26 @@ def _embedding_join(model: MemoryModel):
     return MemoryEmbedding.observation_id if model is Observation else MemoryEmbedding.summary_id
 
 
-def _newest_sid(model: MemoryModel, canonical_pk: int):
-    """The sid of the newest (largest id) memory in scope, as a scalar subquery."""
-    return (
-        select(model.sid).where(in_scope(model, canonical_pk)).order_by(model.id.desc()).limit(1).scalar_subquery()
-    )
-
-
 def vector_fingerprint(session: Session, model: MemoryModel, canonical_pk: int, model_name: str) -> Fingerprint:
     """The fingerprint of the vectors in scope (``vector_cache``), in one aggregate statement."""
     ready = case((and_(MemoryEmbedding.vector.is_not(None), MemoryEmbedding.model == model_name), 1))
-    stmt = (
+    totals = (
         select(
-            func.count(),
-            func.count(ready),
-            func.coalesce(func.sum(MemoryEmbedding.generation), 0),
-            func.max(model.id),
-            _newest_sid(model, canonical_pk),
+            func.count().label("rows"),
+            func.count(ready).label("ready"),
+            func.coalesce(func.sum(MemoryEmbedding.generation), 0).label("generations"),
+            func.max(model.id).label("newest_key"),
         )
         .select_from(model)
         .join(MemoryEmbedding, _embedding_join(model) == model.id)
         .where(in_scope(model, canonical_pk))
+        .subquery()
     )
-    rows, ready_rows, generations, newest_key, newest_sid = session.execute(stmt).one()
-    return Fingerprint(rows, ready_rows, int(generations), newest_key, newest_sid)
+    # The newest row's sid by its id: an ORDER BY id DESC LIMIT 1 over the scope made
+    # PostgreSQL walk the whole table's primary key backwards.
+    newest_sid = select(model.sid).where(model.id == totals.c.newest_key).scalar_subquery()
+    rows, ready_rows, generations, newest_key, sid = session.execute(select(totals, newest_sid)).one()
+    return Fingerprint(rows, ready_rows, int(generations), newest_key, sid)
 
 
 def fingerprinted_vectors(
@@ -341,7 +337,7 @@ def fingerprinted_vectors(
     (``vector_fingerprint``) computed from the same statement, hence the same snapshot."""
     ready_vector = case((MemoryEmbedding.model == model_name, MemoryEmbedding.vector))
     stmt = (
-        select(model.id, MemoryEmbedding.generation, ready_vector, _newest_sid(model, canonical_pk))
+        select(model.id, model.sid, MemoryEmbedding.generation, ready_vector)
         .join(MemoryEmbedding, _embedding_join(model) == model.id)
         .where(in_scope(model, canonical_pk))
         .order_by(model.id)
@@ -350,13 +346,13 @@ def fingerprinted_vectors(
         rows = _binary_rows(session, stmt)
     else:
         rows = session.execute(stmt).all()
-    vectors = [(key, bytes(vector)) for key, _, vector, _ in rows if vector is not None]
+    vectors = [(key, bytes(vector)) for key, _, _, vector in rows if vector is not None]
     fingerprint = Fingerprint(
         rows=len(rows),
         ready=len(vectors),
-        generations=sum(generation for _, generation, _, _ in rows),
+        generations=sum(generation for _, _, generation, _ in rows),
         newest_key=rows[-1][0] if rows else None,
-        newest_sid=rows[-1][3] if rows else None,
+        newest_sid=rows[-1][1] if rows else None,
     )
     return fingerprint, vectors
 
