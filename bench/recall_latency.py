@@ -7,9 +7,10 @@ full-text search meets realistic term frequencies ("order" is in a fifth of all 
 
 1. ``--profiles`` profiles of ``--per-profile`` memories are loaded and measured: the
    hybrid Recall service call with the default limits, over words, paraphrase and
-   order-number queries, after one warm-up pass. The query's embedding is timed on its own
-   (it does not depend on the store) and the rest of the call (database reads, fusion)
-   without it, next to a trivial read timed in the same loop as the machine's floor;
+   order-number queries, after one warm-up pass (which also fills the vector cache, as a
+   server's first Recall of a profile does). The whole call is timed, and apart from it the
+   query's embedding (it does not depend on the store) and the rest of the call (database
+   reads, fusion), next to a trivial read timed in the same loop as the machine's floor;
 2. other profiles of the same size fill the store up to ``--store-memories``, and the
    same profiles are measured again.
 
