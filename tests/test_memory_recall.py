@@ -626,7 +626,9 @@ def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, mon
 
     def sid_of(content):
         with backend.db.reading() as session:
-            return session.scalar(select(Observation.sid).where(Observation.content == content))
+            return session.scalar(
+                select(Observation.sid).where(Observation.content == content, Observation.profile_id == scope.profile.pk)
+            )
 
     seed(backend, scope, [obs("Allergic to peanuts")])
     assert found("corridor sitting") == []
@@ -652,8 +654,12 @@ def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, mon
     seed(backend, scope, [obs("Books a plane trip monthly")], embed=False)  # pending: no vector yet
     assert found("flying") == []
     with backend.db.writing() as session:  # a worker stores its vector
-        (embedding_id, generation, text) = repository.pending_embeddings(session, 10)[0]
-        vector = StandInEmbedder().encode([text])[0].tobytes()
+        embedding_id, generation = session.execute(
+            select(MemoryEmbedding.id, MemoryEmbedding.generation)
+            .join(Observation, Observation.id == MemoryEmbedding.observation_id)
+            .where(Observation.sid == sid_of("Books a plane trip monthly"))
+        ).one()
+        vector = StandInEmbedder().encode(["Books a plane trip monthly"])[0].tobytes()
         repository.store_embeddings(session, [(embedding_id, generation, vector)], StandInEmbedder.name)
     assert found("flying") == ["Books a plane trip monthly"]
 
