@@ -50,6 +50,7 @@ from convmem.memory.schemas import (
     SummaryCore,
 )
 from convmem.memory.scope import Scope
+from convmem.memory.vector_cache import VectorCache
 from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
@@ -407,11 +408,20 @@ CUTOFFS = (1, 3, 5)
 def evaluate(db, scopes, queries, embedder) -> dict[tuple[str, int, str], list[int | None]]:
     """(mode, size, class) -> the target's rank for each query (None: not in the first 100)."""
     ranks: dict[tuple[str, int, str], list[int | None]] = {}
+    vector_cache = VectorCache()  # as the server ranks: from the cached vectors after a profile's first query
     for mode, signals in MODES.items():
         for query in queries:
             request = MemoryRetrievalRequest(query=query.text, observationsLimit=100, summariesLimit=100)
             with db.reading() as session:
-                found = recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite, signals=signals)
+                found = recall(
+                    session,
+                    scopes[query.profile],
+                    request,
+                    embedder,
+                    sqlite=db.is_sqlite,
+                    signals=signals,
+                    vector_cache=vector_cache,
+                )
                 rows = found.summaries if query.target_is_summary else found.observations
                 ranked = [row.sid for row, _ in rows]
             rank = ranked.index(query.target_sid) + 1 if query.target_sid in ranked else None
@@ -425,12 +435,13 @@ def recall_at(ranks: list[int | None], cutoff: int) -> float:
 
 def latency_ms(db, scopes, queries, embedder, rounds: int) -> list[float]:
     samples = []
+    vector_cache = VectorCache()
     for _ in range(rounds):
         for query in queries:
             request = MemoryRetrievalRequest(query=query.text)
             started = time.perf_counter()
             with db.reading() as session:
-                recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite)
+                recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite, vector_cache=vector_cache)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
 

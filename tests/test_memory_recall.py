@@ -27,6 +27,7 @@ from convmem.memory.schemas import (
     SummaryCore,
 )
 from convmem.memory.scope import Scope
+from convmem.memory.vector_cache import VectorCache
 from convmem.profiles.addressing import ProfileRef
 from tests.contract import assert_conforms
 from tests.inprocess import app_api
@@ -194,10 +195,10 @@ def test_semantic_ranking_orders_by_cosine_and_drops_noise():
     np = pytest.importorskip("numpy")
     vectors = {1: [1.0, 0.0], 2: [0.6, 0.8], 3: [0.0, 1.0]}
     candidates = [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in vectors.items()]
-    result = ranking.semantic_ranking(np.asarray([1.0, 0.0], dtype=np.float32), candidates)
+    result = ranking.semantic_ranking(np.asarray([1.0, 0.0], dtype=np.float32), *ranking.decoded(candidates))
     assert [key for key, _ in result] == [1, 2]
     assert result[0][1] == pytest.approx(1.0)
-    assert ranking.semantic_ranking([1.0, 0.0], []) == []
+    assert ranking.semantic_ranking([1.0, 0.0], *ranking.decoded([])) == []
 
 
 # --- ranking on both backends, with a stand-in embedder -------------------------------
@@ -260,7 +261,7 @@ def obs(content, occurred="2025-01-15T10:00:00Z", **extra):
     return {"content": content, "source": "api", "occurredAt": occurred, **extra}
 
 
-def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, **request):
+def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, vector_cache=None, **request):
     pytest.importorskip("numpy")
     with backend.db.reading() as session:
         found = recall(
@@ -270,6 +271,7 @@ def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, **request):
             embedder or StandInEmbedder(),
             sqlite=backend.db.is_sqlite,
             signals=signals,
+            vector_cache=vector_cache,
         )
         return recall_answer(found).model_dump(exclude_none=True)
 
@@ -608,3 +610,71 @@ def test_stored_timestamps_are_utc(backend, scope):
     with backend.db.reading() as session:
         row = session.scalar(select(Observation).where(Observation.profile_id == scope.profile.pk))
     assert iso(row.occurred_at) == "2025-01-15T10:00:00Z"
+
+
+# --- the cache of decoded vectors -----------------------------------------------------
+
+
+def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, monkeypatch):
+    cache = VectorCache()
+    reads = []
+    read_vectors = repository.fingerprinted_vectors
+    monkeypatch.setattr(repository, "fingerprinted_vectors", lambda *args: reads.append(1) or read_vectors(*args))
+
+    def found(query):
+        return contents(run_recall(backend, scope, vector_cache=cache, query=query)["observations"])
+
+    def sid_of(content):
+        with backend.db.reading() as session:
+            return session.scalar(
+                select(Observation.sid).where(Observation.content == content, Observation.profile_id == scope.profile.pk)
+            )
+
+    seed(backend, scope, [obs("Allergic to peanuts")])
+    assert found("corridor sitting") == []
+    assert found("nuts meal") == ["Allergic to peanuts"]
+    assert len(reads) == 2  # once per kind of memory; the second Recall used the cache
+
+    seed(backend, scope, [obs("Prefers aisle seats")])  # added
+    assert found("corridor sitting") == ["Prefers aisle seats"]
+
+    # Deleted, and a new memory written: SQLite gives it the id of the deleted newest row.
+    with backend.db.writing() as session:
+        observations_service.remove(session, scope, sid_of("Prefers aisle seats"))
+    seed(backend, scope, [obs("Reach by email only")])
+    assert found("corridor sitting") == []
+    assert found("phone sms") == ["Reach by email only"]
+
+    with backend.db.writing() as session:  # text changed, vector computed on write
+        fields = ObservationBase(content="Happy on the aisle")
+        observations_service.patch(session, scope, sid_of("Reach by email only"), fields, StandInEmbedder())
+    assert found("corridor sitting") == ["Happy on the aisle"]
+    assert found("phone sms") == []
+
+    seed(backend, scope, [obs("Books a plane trip monthly")], embed=False)  # pending: no vector yet
+    assert found("flying") == []
+    with backend.db.writing() as session:  # a worker stores its vector
+        embedding_id, generation = session.execute(
+            select(MemoryEmbedding.id, MemoryEmbedding.generation)
+            .join(Observation, Observation.id == MemoryEmbedding.observation_id)
+            .where(Observation.sid == sid_of("Books a plane trip monthly"))
+        ).one()
+        vector = StandInEmbedder().encode(["Books a plane trip monthly"])[0].tobytes()
+        repository.store_embeddings(session, [(embedding_id, generation, vector)], StandInEmbedder.name)
+    assert found("flying") == ["Books a plane trip monthly"]
+
+
+def test_the_cache_keeps_to_its_budget():
+    np = pytest.importorskip("numpy")
+    from convmem.memory.vector_cache import Fingerprint, ProfileVectors
+
+    def entry(rows):
+        fingerprint = Fingerprint(rows, rows, rows, rows, "sid")
+        return fingerprint, ProfileVectors(fingerprint, list(range(rows)), frozenset(), np.zeros((rows, 4), np.float32))
+
+    cache = VectorCache(budget_bytes=3 * 16 * 10)  # three entries of 10 rows of 4 float32
+    for profile in range(4):
+        cache.put(("observations", profile), entry(10)[1])
+    assert cache.get(("observations", 0), entry(10)[0]) is None  # the least recently used went
+    assert cache.get(("observations", 3), entry(10)[0]) is not None
+    assert cache.get(("observations", 3), entry(11)[0]) is None  # another fingerprint: not served

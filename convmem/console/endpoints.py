@@ -416,7 +416,15 @@ def memory_page(
             _searchable(query=query)
             profile_sid = _profile_sid(profile.strip())
             _count_as(request, user, "POST", f"/v1/Stores/{store.sid}/Profiles/{profile_sid}/Recall")
-            found = service.recall_memories(session, store, profile_sid, query, request.app.state.embedder, sqlite=db.is_sqlite)
+            found = service.recall_memories(
+                session,
+                store,
+                profile_sid,
+                query,
+                request.app.state.embedder,
+                sqlite=db.is_sqlite,
+                vector_cache=request.app.state.vector_cache,
+            )
         except ApiError as error:
             problem = error.message
     return _page(request, "memory.html", user, store=store, found=found, problem=problem, profile=profile, query=query)

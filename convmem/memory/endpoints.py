@@ -45,6 +45,7 @@ from convmem.memory.schemas import (
     Timestamp,
 )
 from convmem.memory.scope import MemoryPage, Scope, resolve
+from convmem.memory.vector_cache import VectorCache
 from convmem.web.dependencies import (
     AppDatabase,
     LockedStore,
@@ -70,6 +71,14 @@ def app_embedder(request: Request) -> Embedder | None:
 
 
 AppEmbedder = Annotated[Embedder | None, Depends(app_embedder)]
+
+
+def app_vector_cache(request: Request) -> VectorCache:
+    """The app's one cache of decoded profile vectors, shared by its Recalls."""
+    return request.app.state.vector_cache
+
+
+AppVectorCache = Annotated[VectorCache, Depends(app_vector_cache)]
 
 
 def _observation(row: Observation | ObservationRevision, observation_sid: str, info=ObservationInfo, **extra):
@@ -286,11 +295,14 @@ def recall(
     store: OwnedStore,
     db: AppDatabase,
     embedder: AppEmbedder,
+    vector_cache: AppVectorCache,
     profileId: ProfileId,
     body: MemoryRetrievalRequest | None = Body(None),
 ):
     scope = resolve(session, store, profileId, follow=False)
-    return recall_answer(recall_memories(session, scope, body or MemoryRetrievalRequest(), embedder, sqlite=db.is_sqlite))
+    request = body or MemoryRetrievalRequest()
+    found = recall_memories(session, scope, request, embedder, sqlite=db.is_sqlite, vector_cache=vector_cache)
+    return recall_answer(found)
 
 
 def recall_answer(found: Recalled) -> MemoryRetrievalResponse:

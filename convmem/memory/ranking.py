@@ -93,17 +93,27 @@ def semantic_confidence(cosine: float) -> float:
     return min(1.0, max(0.0, (cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
-def semantic_ranking(query_vector, candidates: Sequence[tuple[int, bytes]]) -> list[tuple[int, float]]:
-    """``(key, cosine)`` of the candidates above the floor, most similar first.
-
-    Vectors are L2-normalised float32 bytes, so the dot product is the cosine.
-    """
-    if not candidates:
-        return []
+def decoded(candidates: Sequence[tuple[int, bytes]]):
+    """``(keys, matrix)`` of ``(key, float32 bytes)`` pairs: row ``i`` of the matrix is ``keys[i]``'s vector."""
     import numpy as np  # only reached with an embedder
 
     keys = [key for key, _ in candidates]
+    if not keys:
+        return keys, np.empty((0, 0), dtype=np.float32)
     matrix = np.frombuffer(b"".join(blob for _, blob in candidates), dtype=np.float32).reshape(len(keys), -1)
+    return keys, matrix
+
+
+def semantic_ranking(query_vector, keys: Sequence[int], matrix) -> list[tuple[int, float]]:
+    """``(key, cosine)`` of the memories above the floor, most similar first; ``matrix[i]`` is
+    ``keys[i]``'s vector.
+
+    Vectors are L2-normalised float32, so the dot product is the cosine.
+    """
+    if not keys:
+        return []
+    import numpy as np
+
     similarities = matrix @ np.asarray(query_vector, dtype=np.float32)
     above = np.flatnonzero(similarities > SEMANTIC_FLOOR)  # most of a large profile is noise: sort only the rest
     order = above[np.argsort(-similarities[above], kind="stable")]

@@ -15,6 +15,7 @@ from convmem.database.tables import Communication, ConversationSummary, Observat
 from convmem.memory import repository
 from convmem.memory.embeddings import Embedder
 from convmem.memory.ranking import (
+    decoded,
     fuse,
     identifier_signal,
     lexical_signal,
@@ -26,6 +27,7 @@ from convmem.memory.ranking import (
 )
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import Scope
+from convmem.memory.vector_cache import ProfileVectors, VectorCache
 
 # Query expansion: how many of a conversation's communications (or memories) make the query,
 # and how long it may get.
@@ -53,8 +55,10 @@ def recall(
     *,
     sqlite: bool,
     signals: frozenset[str] = BOTH_SIGNALS,
+    vector_cache: VectorCache | None = None,
 ) -> Recalled:
-    """``signals`` narrows ranking to one signal (the benchmark's baselines)."""
+    """``signals`` narrows ranking to one signal (the benchmark's baselines); ``vector_cache``
+    keeps profiles' decoded vectors between calls (the process's one, shared)."""
     started = time.perf_counter()
     canonical_pk = scope.profile.pk
     query = (request.query or "").strip()
@@ -84,17 +88,17 @@ def recall(
         for model, limit in kinds.items():
             if not limit:
                 continue
-            vectors = []
+            vectors = None
             if query_vector is not None:
-                vectors = repository.embedded_vectors(session, model, canonical_pk, begin, end, embedder.name)
+                vectors = _profile_vectors(session, model, canonical_pk, begin, end, embedder.name, vector_cache)
             ranked_signals = []
             if terms:
                 lexical = repository.lexical_evidence(session, model, canonical_pk, terms, begin, end, sqlite=sqlite)
                 coverage = term_coverage(lexical.matches_per_term, lexical.population)
-                judged = {item_key for item_key, _ in vectors}
+                judged = vectors.judged if vectors is not None else frozenset()
                 ranked_signals.append(lexical_signal(lexical.ranked, coverage, judged))
-            if query_vector is not None:
-                ranked_signals.append(semantic_signal(semantic_ranking(query_vector, vectors)))
+            if vectors is not None:
+                ranked_signals.append(semantic_signal(semantic_ranking(query_vector, vectors.keys, vectors.matrix)))
             if terms:
                 identifiers = identifier_signal(terms, lexical.matches_per_term, ranked_signals)
                 if identifiers is not None:
@@ -107,6 +111,31 @@ def recall(
 
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     return Recalled(found[Observation], found[ConversationSummary], communications, mode, elapsed_ms)
+
+
+def _profile_vectors(
+    session: Session,
+    model,
+    canonical_pk: int,
+    begin,
+    end,
+    model_name: str,
+    vector_cache: VectorCache | None,
+) -> ProfileVectors:
+    """The vectors in scope, from the cache while its fingerprint holds. A date range reads
+    them directly: moving a memory's date changes no fingerprint."""
+    if vector_cache is None or begin is not None or end is not None:
+        keys, matrix = decoded(repository.embedded_vectors(session, model, canonical_pk, begin, end, model_name))
+        return ProfileVectors(None, keys, frozenset(keys), matrix)
+    cache_key = (model.__tablename__, canonical_pk, model_name)
+    cached = vector_cache.get(cache_key, repository.vector_fingerprint(session, model, canonical_pk, model_name))
+    if cached is not None:
+        return cached
+    fingerprint, candidates = repository.fingerprinted_vectors(session, model, canonical_pk, model_name)
+    keys, matrix = decoded(candidates)
+    entry = ProfileVectors(fingerprint, keys, frozenset(keys), matrix)
+    vector_cache.put(cache_key, entry)
+    return entry
 
 
 def _expanded_query(session: Session, canonical_pk: int, conversation_id: str) -> str:

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import (
     Select,
+    and_,
+    case,
     column,
     delete,
     exists,
@@ -37,6 +39,7 @@ from convmem.database.tables import (
 )
 from convmem.memory.embeddings import Vector
 from convmem.memory.ranking import fts5_match
+from convmem.memory.vector_cache import Fingerprint
 
 MemoryModel = type[Observation] | type[ConversationSummary]
 
@@ -294,10 +297,64 @@ def embedded_vectors(
             MemoryEmbedding.vector.is_not(None),
             MemoryEmbedding.model == model_name,
         )
+        .order_by(model.id)
     )
     if session.get_bind().dialect.name == "postgresql":
-        return _binary_rows(session, stmt)
+        return [(key, bytes(vector)) for key, vector in _binary_rows(session, stmt)]
     return [(key, vector) for key, vector in session.execute(stmt)]
+
+
+def _embedding_join(model: MemoryModel):
+    return MemoryEmbedding.observation_id if model is Observation else MemoryEmbedding.summary_id
+
+
+def vector_fingerprint(session: Session, model: MemoryModel, canonical_pk: int, model_name: str) -> Fingerprint:
+    """The fingerprint of the vectors in scope (``vector_cache``), in one aggregate statement."""
+    ready = case((and_(MemoryEmbedding.vector.is_not(None), MemoryEmbedding.model == model_name), 1))
+    totals = (
+        select(
+            func.count().label("rows"),
+            func.count(ready).label("ready"),
+            func.coalesce(func.sum(MemoryEmbedding.generation), 0).label("generations"),
+            func.max(model.id).label("newest_key"),
+        )
+        .select_from(model)
+        .join(MemoryEmbedding, _embedding_join(model) == model.id)
+        .where(in_scope(model, canonical_pk))
+        .subquery()
+    )
+    # The newest row's sid by its id: an ORDER BY id DESC LIMIT 1 over the scope made
+    # PostgreSQL walk the whole table's primary key backwards.
+    newest_sid = select(model.sid).where(model.id == totals.c.newest_key).scalar_subquery()
+    rows, ready_rows, generations, newest_key, sid = session.execute(select(totals, newest_sid)).one()
+    return Fingerprint(rows, ready_rows, int(generations), newest_key, sid)
+
+
+def fingerprinted_vectors(
+    session: Session, model: MemoryModel, canonical_pk: int, model_name: str
+) -> tuple[Fingerprint, list[tuple[int, bytes]]]:
+    """Every ``(key, vector)`` of the model in use in scope, oldest first, with their fingerprint
+    (``vector_fingerprint``) computed from the same statement, hence the same snapshot."""
+    ready_vector = case((MemoryEmbedding.model == model_name, MemoryEmbedding.vector))
+    stmt = (
+        select(model.id, model.sid, MemoryEmbedding.generation, ready_vector)
+        .join(MemoryEmbedding, _embedding_join(model) == model.id)
+        .where(in_scope(model, canonical_pk))
+        .order_by(model.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _binary_rows(session, stmt)
+    else:
+        rows = session.execute(stmt).all()
+    vectors = [(key, bytes(vector)) for key, _, _, vector in rows if vector is not None]
+    fingerprint = Fingerprint(
+        rows=len(rows),
+        ready=len(vectors),
+        generations=sum(generation for _, _, generation, _ in rows),
+        newest_key=rows[-1][0] if rows else None,
+        newest_sid=rows[-1][1] if rows else None,
+    )
+    return fingerprint, vectors
 
 
 def _binary_rows(session: Session, stmt: Select) -> list[tuple]:
@@ -307,7 +364,7 @@ def _binary_rows(session: Session, stmt: Select) -> list[tuple]:
     compiled = stmt.compile(dialect=session.get_bind().dialect)
     with session.connection().connection.driver_connection.cursor(binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
-        return [(key, bytes(vector)) for key, vector in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def most_recent(

@@ -1,0 +1,76 @@
+"""Each profile's memory vectors, decoded once and kept in the process between Recalls.
+
+Reading a profile's 2,000 vectors and decoding them into a matrix was the largest part of a
+Recall (``docs/benchmarks.md``). A cached matrix is used only while a fingerprint of the
+profile's embedding rows, read by Recall in one aggregate statement, is the one it was stored
+with, so a write by any process (another server, a worker, an import) is seen at once. The
+fingerprint changes with every change that can alter the vectors in scope:
+- a memory added, whether or not its id reuses a deleted one (SQLite may give a new row the
+  id of a deleted newest row): the newest memory in scope is then a new row, whose sid is new;
+- a memory deleted, or a profile merged in: the number of rows changes (or a newer row is
+  added, as above);
+- a text changed: its embedding's generation grows, so their sum does;
+- a vector stored by the workers: the number of rows holding one of this model's vectors grows.
+A cached entry and its fingerprint come from one statement, hence one snapshot.
+"""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+# A profile of 2,000 memories takes 3 MB (384 float32 each).
+DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    rows: int  # memories in scope with an embedding row
+    ready: int  # of which hold a vector of the model in use
+    generations: int  # sum of their embeddings' generations
+    newest_key: int | None
+    newest_sid: str | None
+
+
+@dataclass(frozen=True)
+class ProfileVectors:
+    """The vectors of one kind of memory of one (canonical) profile: ``matrix[i]`` is ``keys[i]``'s."""
+
+    fingerprint: Fingerprint | None  # None: read for one call, not cached
+    keys: list[int]
+    judged: frozenset[int]
+    matrix: object  # numpy float32 array, (len(keys), dimensions)
+
+    @property
+    def size(self) -> int:
+        return self.matrix.nbytes
+
+
+class VectorCache:
+    """Least recently used entries up to a memory budget; safe to share between threads."""
+
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES):
+        self.budget_bytes = budget_bytes
+        self._entries: OrderedDict[tuple, ProfileVectors] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, fingerprint: Fingerprint) -> ProfileVectors | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.fingerprint != fingerprint:
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, entry: ProfileVectors) -> None:
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._used -= previous.size
+            if entry.size > self.budget_bytes:
+                return
+            self._entries[key] = entry
+            self._used += entry.size
+            while self._used > self.budget_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._used -= evicted.size
