@@ -11,42 +11,28 @@ replayed on another store's list or another kind of list. Paging is keyset: a de
 costs what the first costs.
 """
 
-import base64
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken
 from fastapi import Request
 from sqlalchemy import Select, tuple_
 
 from convmem.kit.ids import PATTERNS
+from convmem.kit.sealing import JsonSeal
 from convmem.web.errors import ApiError, Code, bad_request
 
 MAX_TOKEN_LENGTH = 4096  # the contract's maxLength of pageToken
 _NOT_ISSUED = "pageToken is not a token this server issued for this list"
 
 
-class PageTokens:
-    """Seals token payloads with Fernet (AES-CBC and HMAC-SHA256, from ``cryptography``): the
-    payload is private, and a token is opened only if this server's key sealed it, unaltered."""
+class PageTokens(JsonSeal):
+    """Seals token payloads (``kit.sealing``): the payload is private, and a token is opened only
+    if this server's key sealed it, unaltered."""
 
     def __init__(self, key: bytes):
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"convmem.page-token").derive(key)
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
-
-    def seal(self, payload: dict) -> str:
-        return self._fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
-
-    def open(self, token: str) -> Any:
-        """The payload; raises ``InvalidToken`` for a token this key did not seal, unaltered."""
-        try:
-            return json.loads(self._fernet.decrypt(token.encode()))
-        except (ValueError, UnicodeEncodeError):
-            raise InvalidToken from None
+        super().__init__(key, purpose="convmem.page-token")
 
 
 @dataclass(frozen=True)
