@@ -248,15 +248,18 @@ def _stable_holders(
     read once nothing else can change them before the transaction ends: under an exclusive
     store lock at once; under a shared one after locking the write's identifier keys and the
     profiles holding them (and ``anchor``), as the module's docstring tells."""
-    if not locks_identities(session):
+    def read() -> list[Held]:
         return match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
+
+    if not locks_identities(session):
+        return read()
     lock_identities(session, (_identifier_key(ctx, id_type, value) for id_type, value in wanted))
-    held = match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
+    held = read()
     profiles = {h.profile for h in held} | ({anchor} if anchor is not None else set())
     while profiles:
         savepoint = session.begin_nested()
         lock_identities(session, (_profile_key(pk) for pk in profiles))
-        held = match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
+        held = read()
         reached = {h.profile for h in held}
         if reached <= profiles:
             savepoint.commit()
