@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from convmem.database import sqlite_rows
 from convmem.database.tables import ProfileHistory
 
 PROFILE, TRAIT, IDENTIFIER = "profile", "trait", "identifier"
@@ -121,5 +122,9 @@ class Changes:
 
 
 def save(session: Session, rows: Sequence[dict]) -> None:
-    if rows:
+    if not rows:
+        return
+    if sqlite_rows.is_sqlite(session):
+        sqlite_rows.insert_rows(session, ProfileHistory.__table__, rows)
+    else:
         session.execute(insert(ProfileHistory.__table__), list(rows))

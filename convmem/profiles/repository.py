@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from convmem.database import sqlite_rows
 from convmem.database.tables import (
     IdentifierMatchKey,
     NeverMergePair,
@@ -231,6 +232,8 @@ def never_merge_listing(store_pk: int) -> Select:
 def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
     """Insert profile rows in one statement; returns sid -> primary key."""
     table = Profile.__table__
+    if sqlite_rows.is_sqlite(session):
+        return dict(zip((row["sid"] for row in rows), sqlite_rows.insert_rows(session, table, rows, allocate_ids=True)))
     inserted = session.execute(
         insert(table).returning(table.c.sid, table.c.id), list(rows)
     )
@@ -242,6 +245,9 @@ def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids:
     if not rows:
         return []
     table = ProfileIdentifier.__table__
+    if sqlite_rows.is_sqlite(session):
+        ids = sqlite_rows.insert_rows(session, table, rows, allocate_ids=returning_ids)
+        return [(pk, row["id_type"], row["value"]) for pk, row in zip(ids, rows)]
     if not returning_ids:
         session.execute(insert(table), list(rows))
         return []
