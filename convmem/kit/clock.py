@@ -17,3 +17,12 @@ class WriteClock:
         with self._lock:
             self._last = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
             return self._last.isoformat(timespec="microseconds")
+
+    def ticks(self, count: int) -> list[str]:
+        """``count`` ticks, each later than the one before, as ``count`` calls of ``tick``
+        would give them; one reading of the clock for all (a batch's new profiles)."""
+        with self._lock:
+            first = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
+            instants = [first + timedelta(microseconds=step) for step in range(count)]
+            self._last = instants[-1] if instants else self._last
+        return [instant.isoformat(timespec="microseconds") for instant in instants]

@@ -227,8 +227,9 @@ def write_many(
         named |= pairs
         if independent:
             stored = [h for pair in pairs for h in held_by_pair.get(pair, ())]
-            decision = resolve(ctx.settings, wanted, stored)
-            if decision.target is None and not decision.conflicts:
+            # A write no stored value matches resolves to a new profile: ``resolve`` is asked only otherwise.
+            decision = resolve(ctx.settings, wanted, stored) if stored else None
+            if decision is None or (decision.target is None and not decision.conflicts):
                 pending.append(index)
                 continue
         flush_pending()
@@ -317,17 +318,20 @@ def _create_profiles(
     if not bodies:
         return []
     now = utcnow()
-    profiles, identifiers, ticks = [], [], []
-    for traits, wanted in bodies:
-        ticks.append(clock.tick())
-        trait_columns, meta_columns = _stamped_columns(traits, ticks[-1], source)
+    ticks = clock.ticks(len(bodies))
+    # A body with no more values than the smallest limit has none for any limit to evict.
+    smallest_limit = min(rule.limit for rule in ctx.settings.rules.values())
+    profiles, identifiers = [], []
+    for (traits, wanted), at in zip(bodies, ticks):
+        trait_columns, meta_columns = _stamped_columns(traits, at, source)
         sid = new_id(Prefix.PROFILE)
         profiles.append(
             {"sid": sid, "store_id": ctx.pk, "traits": trait_columns, "trait_meta": meta_columns, "created_at": now, "updated_at": now}
         )
         evicted: set[tuple[str, str]] = set()
-        for id_type in {t for t, _ in wanted}:
-            evicted.update(evictions(ctx.settings.rules[id_type], [], [p for p in wanted if p[0] == id_type]))
+        if len(wanted) > smallest_limit:
+            for id_type in {t for t, _ in wanted}:
+                evicted.update(evictions(ctx.settings.rules[id_type], [], [p for p in wanted if p[0] == id_type]))
         identifiers.append([p for p in wanted if p not in evicted])
     pks = repository.insert_profiles(session, profiles)
     rows = [
