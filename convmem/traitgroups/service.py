@@ -143,7 +143,7 @@ def _check_text(where: str, text: str) -> None:
         raise _invalid(where, f"must be at most {MAX_STRING_VALUE_LENGTH} characters (it has {len(text)})")
     if "\x00" in text:
         raise _invalid(where, "must not contain NUL characters")
-    if LONE_SURROGATE.search(text):
+    if not text.isascii() and LONE_SURROGATE.search(text):  # ASCII, the usual text, has no surrogate
         raise _invalid(where, "must not contain a lone surrogate (an unpaired \\uD800-\\uDFFF escape)")
 
 
