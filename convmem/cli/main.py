@@ -23,7 +23,8 @@ console = Console()
 
 
 def _database() -> Database:
-    return Database(get_settings().resolved_database_url)
+    settings = get_settings()
+    return Database(settings.resolved_database_url, sqlite_wal_autocheckpoint=settings.sqlite_wal_autocheckpoint)
 
 
 def _log_config(level: str, redact_traits: bool = False) -> dict:
