@@ -103,4 +103,3 @@ def test_allocated_ids_are_the_ones_sqlite_would_give(db, store_pk):
     assert allocated == [first[-1], first[-1] + 1]
     assert after == allocated[-1] + 1
     assert stored["p4"] == allocated[0] and stored["p5"] == allocated[1]
-
