@@ -58,7 +58,7 @@ def create_app(
 ) -> FastAPI:
     """The app over ``db`` with ``settings``; ``wall_clock`` is the time upload URLs are dated by."""
     settings = settings or get_settings()
-    db = db or Database(settings.resolved_database_url, sqlite_wal_autocheckpoint=settings.sqlite_wal_autocheckpoint)
+    db = db or Database(settings.resolved_database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -29,10 +29,6 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 30.0
     # Rows (imports) or profiles (bulk) written per transaction: the most a crash can make a worker redo.
     job_chunk_size: int = 1000
-    # SQLite: WAL pages a commit lets accumulate before it checkpoints them (SQLite's default,
-    # 1000, is ~4 MB). Bulk loads go faster with more (10000: ~40 MB of WAL, a longer wait for
-    # the commit that checkpoints).
-    sqlite_wal_autocheckpoint: int = 1000
     # Whether workers keep the review queue of likely duplicates current (docs/extensions.md,
     # "Suggestions"): background work after every write, which a bulk-loading deployment may not want.
     suggestions: bool = True

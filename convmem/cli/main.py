@@ -23,8 +23,7 @@ console = Console()
 
 
 def _database() -> Database:
-    settings = get_settings()
-    return Database(settings.resolved_database_url, sqlite_wal_autocheckpoint=settings.sqlite_wal_autocheckpoint)
+    return Database(get_settings().resolved_database_url)
 
 
 def _log_config(level: str, redact_traits: bool = False) -> dict:

@@ -76,7 +76,7 @@ def _without_lone_surrogates(value):
 
 
 class Database:
-    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL", sqlite_wal_autocheckpoint: int = 1000):
+    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -91,7 +91,7 @@ class Database:
                 json_serializer=dump_json,
                 json_deserializer=load_json,
             )
-            _configure_sqlite(self.engine, sqlite_synchronous, sqlite_wal_autocheckpoint)
+            _configure_sqlite(self.engine, sqlite_synchronous)
         else:
             self.engine = create_engine(
                 self.url, pool_size=20, max_overflow=20, pool_pre_ping=True, json_serializer=dump_json, json_deserializer=load_json
@@ -174,7 +174,7 @@ def identity_key(*parts: object) -> int:
 _LOCK_KEYS = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
-def _configure_sqlite(engine: Engine, synchronous: str, wal_autocheckpoint: int) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy's "begin" event below decide how each transaction starts.
@@ -185,10 +185,6 @@ def _configure_sqlite(engine: Engine, synchronous: str, wal_autocheckpoint: int)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA cache_size=-65536")
-        # The commit that finds the WAL past this many pages copies them into the database
-        # file. Fewer, larger checkpoints copy a page that many transactions change (an
-        # index leaf) fewer times; the committing writer waits longer for each.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
