@@ -422,8 +422,7 @@ def memory_page(
                 profile_sid,
                 query,
                 request.app.state.embedder,
-                sqlite=db.is_sqlite,
-                vector_cache=request.app.state.vector_cache,
+                memory_cache=request.app.state.memory_cache,
             )
         except ApiError as error:
             problem = error.message

@@ -23,10 +23,10 @@ from convmem.imports import service as imports
 from convmem.lookup import service as lookup
 from convmem.memory import observations, summaries
 from convmem.memory.embeddings import Embedder
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.recall import Recalled, recall
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import resolve
-from convmem.memory.vector_cache import VectorCache
 from convmem.profiles import service as profiles
 from convmem.profiles.addressing import find_canonical
 from convmem.stores import service as stores
@@ -173,15 +173,14 @@ def recall_memories(
     query: str,
     embedder: Embedder | None,
     *,
-    sqlite: bool,
-    vector_cache: VectorCache | None = None,
+    memory_cache: MemoryCache | None = None,
 ) -> Recalled:
     try:
         request = MemoryRetrievalRequest(query=query)
     except ValidationError as error:
         raise bad_request(f"Invalid 'query': {error.errors()[0]['msg']}") from None
     scope = resolve(session, store, profile_sid, follow=True)
-    return recall(session, scope, request, embedder, sqlite=sqlite, vector_cache=vector_cache)
+    return recall(session, scope, request, embedder, memory_cache=memory_cache)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Each profile's memory vectors, decoded once and kept in the process between Recalls.
+"""Each profile's memories as Recall searches them, built once and kept in the process.
 
 Reading a profile's 2,000 vectors and decoding them into a matrix was the largest part of a
-Recall (``docs/benchmarks.md``). A cached matrix is used only while a fingerprint of the
-profile's embedding rows, read by Recall in one aggregate statement, is the one it was stored
-with, so a write by any process (another server, a worker, an import) is seen at once. The
-fingerprint changes with every change that can alter the vectors in scope:
+Recall (``docs/benchmarks.md``), and its full-text side is searched in memory too
+(``lexical``). A cached entry, vectors and tokenised texts, is used only while a fingerprint
+of the profile's embedding rows (every memory has one, pending or filled), read by Recall in
+one aggregate statement, is the one it was stored with, so a write by any process (another
+server, a worker, an import) is seen at once. The fingerprint changes with every change that
+can alter what is searched:
 - a memory added, whether or not its id reuses a deleted one (SQLite may give a new row the
   id of a deleted newest row): the newest memory in scope is then a new row, whose sid is new;
 - a memory deleted, or a profile merged in: the number of rows changes (or a newer row is
@@ -18,7 +20,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-# A profile of 2,000 memories takes 3 MB (384 float32 each).
+from convmem.memory.lexical import LexicalIndex
+
+# A profile of 2,000 memories takes about 5 MB: 3 MB of vectors (384 float32 each), the rest its tokens.
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
 
@@ -32,29 +36,31 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
-class ProfileVectors:
-    """The vectors of one kind of memory of one (canonical) profile: ``matrix[i]`` is ``keys[i]``'s."""
+class ProfileMemories:
+    """One kind of memory of one (canonical) profile: every memory's tokens, and the vectors of
+    those the model has embedded (``matrix[i]`` is ``keys[i]``'s)."""
 
     fingerprint: Fingerprint | None  # None: read for one call, not cached
+    lexical: LexicalIndex
     keys: list[int]
-    judged: frozenset[int]
+    judged: frozenset[int]  # the keys, as a set
     matrix: object  # numpy float32 array, (len(keys), dimensions)
 
     @property
     def size(self) -> int:
-        return self.matrix.nbytes
+        return self.matrix.nbytes + self.lexical.size
 
 
-class VectorCache:
+class MemoryCache:
     """Least recently used entries up to a memory budget; safe to share between threads."""
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES):
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[tuple, ProfileVectors] = OrderedDict()
+        self._entries: OrderedDict[tuple, ProfileMemories] = OrderedDict()
         self._used = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, fingerprint: Fingerprint) -> ProfileVectors | None:
+    def get(self, key: tuple, fingerprint: Fingerprint) -> ProfileMemories | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.fingerprint != fingerprint:
@@ -62,7 +68,7 @@ class VectorCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple, entry: ProfileVectors) -> None:
+    def put(self, key: tuple, entry: ProfileMemories) -> None:
         with self._lock:
             previous = self._entries.pop(key, None)
             if previous is not None:
