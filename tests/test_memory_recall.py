@@ -70,6 +70,16 @@ def test_lexical_index_matches_stems_and_identifiers_as_phrases():
     assert set(found.ranked) == {1, 2, 4}
 
 
+def test_an_extended_lexical_index_leaves_the_original_as_it_was():
+    original = lexical.LexicalIndex([(1, "window seat"), (2, "aisle seat")])
+    extended = original.extended([(3, "window please"), (4, "gift card gc-7k2p-9qx4")])
+    assert original.evidence(["window", "gc-7k2p-9qx4"]).matches_per_term == [{1}, set()]
+    assert extended.evidence(["window", "gc-7k2p-9qx4"]).matches_per_term == [{1, 3}, {4}]
+    assert extended.evidence(["seat"]).population == 4
+    rebuilt = lexical.LexicalIndex([(1, "window seat"), (2, "aisle seat"), (3, "window please"), (4, "gift card gc-7k2p-9qx4")])
+    assert extended.evidence(["window", "seat", "card"]) == rebuilt.evidence(["window", "seat", "card"])
+
+
 def test_lexical_ranking_is_bm25_over_the_profiles_own_memories():
     # "window" is in two memories of six, "seat" in four: the rarer word weighs more, and of two
     # memories holding the same words the shorter ranks first; among equals, the newer.
@@ -642,14 +652,19 @@ def test_stored_timestamps_are_utc(backend, scope):
     assert iso(row.occurred_at) == "2025-01-15T10:00:00Z"
 
 
-# --- the cache of decoded vectors -----------------------------------------------------
+# --- the memory cache: tokenised texts and decoded vectors ------------------------------
 
 
 def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, monkeypatch):
     cache = MemoryCache()
     reads = []
     read_memories = repository.searched_memories
-    monkeypatch.setattr(repository, "searched_memories", lambda *args: reads.append(1) or read_memories(*args))
+
+    def counting(*args, after_key=None):
+        reads.append("added since" if after_key is not None else "all")
+        return read_memories(*args, after_key=after_key)
+
+    monkeypatch.setattr(repository, "searched_memories", counting)
 
     def found(query):
         return contents(run_recall(backend, scope, memory_cache=cache, query=query)["observations"])
@@ -665,14 +680,17 @@ def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, mon
     assert found("nuts meal") == ["Allergic to peanuts"]
     assert len(reads) == 2  # once per kind of memory; the second Recall used the cache
 
-    seed(backend, scope, [obs("Prefers aisle seats")])  # added
+    seed(backend, scope, [obs("Prefers aisle seats")])  # added: only the new memory is read
     assert found("corridor sitting") == ["Prefers aisle seats"]
+    assert found("peanuts") == ["Allergic to peanuts"]
+    assert reads == ["all", "all", "added since"]
 
     # Deleted, and a new memory written: SQLite gives it the id of the deleted newest row.
     with backend.db.writing() as session:
         observations_service.remove(session, scope, sid_of("Prefers aisle seats"))
     seed(backend, scope, [obs("Reach by email only")])
     assert found("corridor sitting") == []
+    assert reads[-2:] == ["added since", "all"]  # what was cached changed: read again
     assert found("phone sms") == ["Reach by email only"]
 
     with backend.db.writing() as session:  # text changed, vector computed on write
@@ -707,6 +725,5 @@ def test_the_cache_keeps_to_its_budget():
     cache = MemoryCache(budget_bytes=3 * 16 * 10)  # three entries of 10 rows of 4 float32
     for profile in range(4):
         cache.put(("observations", profile), entry(10)[1])
-    assert cache.get(("observations", 0), entry(10)[0]) is None  # the least recently used went
-    assert cache.get(("observations", 3), entry(10)[0]) is not None
-    assert cache.get(("observations", 3), entry(11)[0]) is None  # another fingerprint: not served
+    assert cache.get(("observations", 0)) is None  # the least recently used went
+    assert cache.get(("observations", 3)) is not None

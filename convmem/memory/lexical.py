@@ -52,13 +52,33 @@ class LexicalIndex:
         self.keys: list[int] = []
         self._documents: list[tuple[str, ...]] = []
         self._postings: dict[str, dict[int, int]] = {}  # token -> document position -> count
+        self._add(memories)
+
+    def extended(self, memories: Iterable[tuple[int, str]]) -> "LexicalIndex":
+        """A new index holding these memories too; this one, maybe in use by another Recall, is
+        left as it is (only the posting lists the new memories touch are copied)."""
+        index = LexicalIndex.__new__(LexicalIndex)
+        index.keys = list(self.keys)
+        index._documents = list(self._documents)
+        index._postings = dict(self._postings)
+        index._add(memories, copy_on_write=True)
+        return index
+
+    def _add(self, memories: Iterable[tuple[int, str]], *, copy_on_write: bool = False) -> None:
+        copied: set[str] = set()
         for key, text in memories:
             position = len(self.keys)
             document = tuple(tokens(text))
             self.keys.append(key)
             self._documents.append(document)
             for token in document:
-                counts = self._postings.setdefault(token, {})
+                counts = self._postings.get(token)
+                if counts is None:
+                    counts = self._postings[token] = {}
+                    copied.add(token)
+                elif copy_on_write and token not in copied:
+                    counts = self._postings[token] = dict(counts)
+                    copied.add(token)
                 counts[position] = counts.get(position, 0) + 1
         self._average_length = sum(map(len, self._documents)) / len(self._documents) if self._documents else 0.0
 

@@ -18,9 +18,11 @@ A cached entry and its fingerprint come from one statement, hence one snapshot.
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from convmem.memory.lexical import LexicalIndex
+from convmem.memory.ranking import decoded
 
 # A profile of 2,000 memories takes about 5 MB: 3 MB of vectors (384 float32 each), the rest its tokens.
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
@@ -33,6 +35,13 @@ class Fingerprint:
     generations: int  # sum of their embeddings' generations
     newest_key: int | None
     newest_sid: str | None
+
+    def followed_by(self, added: "Fingerprint") -> "Fingerprint":
+        """The fingerprint of these memories and of ``added``, all newer."""
+        return Fingerprint(
+            self.rows + added.rows, self.ready + added.ready, self.generations + added.generations,
+            added.newest_key, added.newest_sid,
+        )
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,22 @@ class ProfileMemories:
     def size(self) -> int:
         return self.matrix.nbytes + self.lexical.size
 
+    @classmethod
+    def of(cls, fingerprint: Fingerprint | None, memories: Sequence[tuple[int, str, bytes | None]]) -> "ProfileMemories":
+        """The entry for ``(key, text, vector or None)`` rows, oldest first."""
+        keys, matrix = decoded([(key, vector) for key, _, vector in memories if vector is not None])
+        return cls(fingerprint, LexicalIndex((key, text) for key, text, _ in memories), keys, frozenset(keys), matrix)
+
+    def extended(self, fingerprint: Fingerprint, added: Sequence[tuple[int, str, bytes | None]]) -> "ProfileMemories":
+        """This entry with memories newer than all of its own, stored with ``fingerprint``."""
+        import numpy as np
+
+        new_keys, new_matrix = decoded([(key, vector) for key, _, vector in added if vector is not None])
+        matrix = self.matrix if not new_keys else new_matrix if not self.keys else np.concatenate([self.matrix, new_matrix])
+        keys = self.keys + new_keys
+        lexical = self.lexical.extended((key, text) for key, text, _ in added)
+        return ProfileMemories(fingerprint, lexical, keys, self.judged | frozenset(new_keys), matrix)
+
 
 class MemoryCache:
     """Least recently used entries up to a memory budget; safe to share between threads."""
@@ -60,12 +85,12 @@ class MemoryCache:
         self._used = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, fingerprint: Fingerprint) -> ProfileMemories | None:
+    def get(self, key: tuple) -> ProfileMemories | None:
+        """The entry last stored under ``key``, whatever its fingerprint: Recall compares it."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry.fingerprint != fingerprint:
-                return None
-            self._entries.move_to_end(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
             return entry
 
     def put(self, key: tuple, entry: ProfileMemories) -> None:

@@ -15,10 +15,8 @@ from sqlalchemy.orm import Session
 from convmem.database.tables import Communication, ConversationSummary, Observation
 from convmem.memory import repository
 from convmem.memory.embeddings import Embedder
-from convmem.memory.lexical import LexicalIndex
 from convmem.memory.memory_cache import MemoryCache, ProfileMemories
 from convmem.memory.ranking import (
-    decoded,
     fuse,
     identifier_signal,
     lexical_signal,
@@ -122,23 +120,30 @@ def _profile_memories(
     model_name: str | None,
     memory_cache: MemoryCache | None,
 ) -> ProfileMemories:
-    """The memories in scope, from the cache while its fingerprint holds. A date range reads
-    them directly: moving a memory's date changes no fingerprint."""
+    """The memories in scope, from the cache while its fingerprint holds, or extended there by
+    the memories added since. A date range reads them directly: moving a memory's date changes
+    no fingerprint."""
     if memory_cache is None or begin is not None or end is not None:
-        return _searchable(None, repository.searched_memories(session, model, canonical_pk, model_name, begin, end)[1])
+        return ProfileMemories.of(None, repository.searched_memories(session, model, canonical_pk, model_name, begin, end)[1])
     cache_key = (model.__tablename__, canonical_pk, model_name)
-    cached = memory_cache.get(cache_key, repository.vector_fingerprint(session, model, canonical_pk, model_name))
-    if cached is not None:
+    fingerprint = repository.vector_fingerprint(session, model, canonical_pk, model_name)
+    cached = memory_cache.get(cache_key)
+    if cached is not None and cached.fingerprint == fingerprint:
         return cached
-    entry = _searchable(*repository.searched_memories(session, model, canonical_pk, model_name))
+    entry = None
+    if cached is not None and cached.fingerprint.newest_key is not None:
+        # Mostly a profile changes by memories written since (an agent writes, then recalls):
+        # read those alone, and keep the entry if with them it has the fingerprint just read,
+        # which it has only if none of its own memories changed.
+        added_fingerprint, added = repository.searched_memories(
+            session, model, canonical_pk, model_name, after_key=cached.fingerprint.newest_key
+        )
+        if added and cached.fingerprint.followed_by(added_fingerprint) == fingerprint:
+            entry = cached.extended(fingerprint, added)
+    if entry is None:
+        entry = ProfileMemories.of(*repository.searched_memories(session, model, canonical_pk, model_name))
     memory_cache.put(cache_key, entry)
     return entry
-
-
-def _searchable(fingerprint, memories: list[tuple[int, str, bytes | None]]) -> ProfileMemories:
-    keys, matrix = decoded([(key, vector) for key, _, vector in memories if vector is not None])
-    lexical = LexicalIndex((key, text) for key, text, _ in memories)
-    return ProfileMemories(fingerprint, lexical, keys, frozenset(keys), matrix)
 
 
 def _expanded_query(session: Session, canonical_pk: int, conversation_id: str) -> str:

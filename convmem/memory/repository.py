@@ -203,15 +203,19 @@ def searched_memories(
     model_name: str | None,
     begin: datetime | None = None,
     end: datetime | None = None,
+    *,
+    after_key: int | None = None,
 ) -> tuple[Fingerprint, list[tuple[int, str, bytes | None]]]:
-    """Every ``(key, text, vector)`` of the model in scope (and in the date range), oldest
-    first, the vector None until the model in use has embedded it, with the fingerprint
-    (``vector_fingerprint``) computed from the same statement, hence the same snapshot."""
+    """Every ``(key, text, vector)`` of the model in scope (in the date range, newer than
+    ``after_key``), oldest first, the vector None until the model in use has embedded it, with
+    the fingerprint (``vector_fingerprint``) computed from the same statement, hence the same
+    snapshot."""
     ready_vector = case((_ready(model_name), MemoryEmbedding.vector))
+    newer = [model.id > after_key] if after_key is not None else []
     stmt = (
         select(model.id, model.sid, MemoryEmbedding.generation, model.content, ready_vector)
         .join(MemoryEmbedding, _embedding_join(model) == model.id)
-        .where(in_scope(model, canonical_pk), *occurred_between(model, begin, end))
+        .where(in_scope(model, canonical_pk), *occurred_between(model, begin, end), *newer)
         .order_by(model.id)
     )
     if session.get_bind().dialect.name == "postgresql":

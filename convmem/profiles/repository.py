@@ -248,6 +248,15 @@ def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids:
     return list(session.execute(insert(table).returning(table.c.id, table.c.id_type, table.c.value), list(rows)).tuples())
 
 
+def merged_into(session: Session, profile_pk: int) -> tuple[str, str] | None:
+    """``(sid, canonical sid)`` of a profile merged into another; None while it is live."""
+    canonical = aliased(Profile)
+    row = session.execute(
+        select(Profile.sid, canonical.sid).join(canonical, canonical.id == Profile.canonical_id).where(Profile.id == profile_pk)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def delete_never_merge_pair(session: Session, store_pk: int, sid: str) -> bool:
     deleted = session.execute(
         delete(NeverMergePair).where(NeverMergePair.sid == sid, NeverMergePair.store_id == store_pk)
