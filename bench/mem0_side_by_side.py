@@ -24,7 +24,8 @@ vectors, they should be equal.
 
 Latency, per size, over the same queries: mem0's ``search`` (top_k=25, as many results as a
 Recall's default limits, 20 observations and 5 summaries) and convmem's hybrid Recall service
-call (query embedding, database reads, fusion), alternating call by call so both see the same
+call (query embedding, database reads, fusion), with convmem's semantic-only Recall and the
+query's embedding alone beside them; the calls of one query run in turn, so all see the same
 load, after a warm-up pass.
 
 mem0 is not a convmem dependency; install it beside convmem in a venv of its own:
@@ -160,9 +161,11 @@ def evaluate_mem0(memories, scopes: list[Scope], queries: list[Query]) -> dict[t
     return ranks
 
 
-def latency_ms(db, scopes, queries, embedder, memories, rounds: int) -> tuple[list[float], list[float]]:
-    """(mem0 search, convmem hybrid Recall) milliseconds per call, the two alternating; the
-    first pass warms both up and is not counted."""
+def latency_ms(db, scopes, queries, embedder, memories, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds per call of each side, the calls of one query in turn (the first one
+    rotating from query to query) so all see the same load; the first pass warms them up and
+    is not counted. convmem's semantic-only Recall and the query's embedding alone show what
+    the hybrid Recall's time is made of."""
     vector_cache = VectorCache()
     request_of = {query.text: MemoryRetrievalRequest(query=query.text) for query in queries}
 
@@ -171,26 +174,37 @@ def latency_ms(db, scopes, queries, embedder, memories, rounds: int) -> tuple[li
             query.text, top_k=LATENCY_TOP_K, filters={"user_id": scopes[query.profile].profile.sid}
         )
 
-    def convmem_recall(query: Query) -> None:
-        with db.reading() as session:
-            recall(
-                session,
-                scopes[query.profile],
-                request_of[query.text],
-                embedder,
-                sqlite=db.is_sqlite,
-                vector_cache=vector_cache,
-            )
+    def convmem_recall(signals: frozenset[str]):
+        def call(query: Query) -> None:
+            with db.reading() as session:
+                recall(
+                    session,
+                    scopes[query.profile],
+                    request_of[query.text],
+                    embedder,
+                    sqlite=db.is_sqlite,
+                    signals=signals,
+                    vector_cache=vector_cache,
+                )
 
-    samples: tuple[list[float], list[float]] = ([], [])
+        return call
+
+    calls = {
+        "mem0 search": mem0_search,
+        "convmem hybrid Recall": convmem_recall(MODES["hybrid"]),
+        "convmem semantic-only Recall": convmem_recall(MODES["semantic"]),
+        "query embedding alone": lambda query: embedder.encode([query.text]),
+    }
+    names = list(calls)
+    samples: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds + 1):
         for index, query in enumerate(queries):
-            calls = [(0, mem0_search), (1, convmem_recall)]
-            for side, call in calls if index % 2 == 0 else reversed(calls):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
                 started = time.perf_counter()
-                call(query)
+                calls[name](query)
                 if round_:
-                    samples[side].append((time.perf_counter() - started) * 1000)
+                    samples[name].append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -276,15 +290,15 @@ def main() -> None:
     for size in args.sizes:
         sized = [query for query in queries if query.size == size]
         load_before = load_average()
-        mem0_samples, convmem_samples = latency_ms(db, scopes, sized, embedder, memories, args.rounds)
+        samples = latency_ms(db, scopes, sized, embedder, memories, args.rounds)
         print(
-            f"\nlatency at {size} memories per profile, {len(mem0_samples)} calls each, alternating "
+            f"\nlatency at {size} memories per profile, {len(samples['mem0 search'])} calls each, in turn "
             f"(load average {load_before} before, {load_average()} after):"
         )
-        for name, samples in (("mem0 search", mem0_samples), ("convmem hybrid Recall", convmem_samples)):
+        for name, taken in samples.items():
             print(
-                f"  {name}: p50 {percentile(samples, 0.5):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
-                f"p99 {percentile(samples, 0.99):.1f} ms, max {max(samples):.1f} ms"
+                f"  {name}: p50 {percentile(taken, 0.5):.1f} ms, p95 {percentile(taken, 0.95):.1f} ms, "
+                f"p99 {percentile(taken, 0.99):.1f} ms, max {max(taken):.1f} ms"
             )
 
     if sockets:
