@@ -65,10 +65,10 @@ from convmem.database.engine import Database
 from convmem.database.migrate import upgrade
 from convmem.database.tables import ConversationSummary, Observation
 from convmem.memory.embeddings import DIMENSIONS, Embedder, embedder_for
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.recall import recall
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import Scope
-from convmem.memory.vector_cache import VectorCache
 
 KINDS = {"observation": Observation, "summary": ConversationSummary}
 QUALITY_TOP_K = 100  # as recall_quality.py's observationsLimit / summariesLimit
@@ -169,7 +169,7 @@ def latency_ms(db, scopes, queries, embedder, memories, rounds: int) -> dict[str
     rotating from query to query) so all see the same load; the first pass warms them up and
     is not counted. convmem's semantic-only Recall and the query's embedding alone show what
     the hybrid Recall's time is made of."""
-    vector_cache = VectorCache()
+    memory_cache = MemoryCache()
     request_of = {query.text: MemoryRetrievalRequest(query=query.text) for query in queries}
 
     def mem0_search(query: Query) -> None:
@@ -185,9 +185,8 @@ def latency_ms(db, scopes, queries, embedder, memories, rounds: int) -> dict[str
                     scopes[query.profile],
                     request_of[query.text],
                     embedder,
-                    sqlite=db.is_sqlite,
                     signals=signals,
-                    vector_cache=vector_cache,
+                    memory_cache=memory_cache,
                 )
 
         return call
