@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from convmem.background import jobs
 from convmem.bulk import service as bulk
 from convmem.console.graph import MergeGraph, layout
-from convmem.console.mapping import SuggestedMapping, suggest
 from convmem.database.tables import Import, Store
+from convmem.datamappings.suggestions import SourceColumn, Suggestion, suggest
 from convmem.history import service as history
 from convmem.identifiers import service as identifiers
 from convmem.identity.schemas import IdentityResolutionSettingsCore
@@ -162,8 +162,11 @@ def import_progress(session: Session, store: Store, import_sid: str) -> Import:
     return imports.get(session, store, import_sid)
 
 
-def suggested_mappings(session: Session, store: Store, columns: list[str]) -> list[SuggestedMapping]:
-    return suggest(columns, store_schema(session, store.id))
+def suggested_mappings(session: Session, store: Store, columns: list[str]) -> list[Suggestion]:
+    """The trait each CSV column most likely feeds, judged by its name (a data mapping's
+    suggestions, without sample values), in the file's column order."""
+    found = suggest([SourceColumn(name) for name in columns], store_schema(session, store.id))
+    return sorted(found, key=lambda suggestion: columns.index(suggestion.expression))
 
 
 def recall_memories(
