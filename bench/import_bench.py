@@ -146,7 +146,7 @@ def start_stack(database_url: str | None = None) -> Stack:
         try:
             if session.get(base_url + "/healthz", timeout=1).ok:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer on a loaded machine
             time.sleep(0.1)
     return Stack(base_url, session, server, worker, data_dir)
 
