@@ -12,7 +12,7 @@ the INSERT's column default would take them, instead of coming back through RETU
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table, text
+from sqlalchemy import Column, Table, text
 from sqlalchemy.orm import Session
 
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
@@ -31,25 +31,33 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
 
 def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table`` with one COPY, in the session's
-    transaction. Columns the rows leave out get their server default or NULL: the rows must
-    name every column that has a Python-side default."""
+    transaction. A column the rows leave out gets its Python-side default, evaluated for each
+    row as an INSERT would, else its server default or NULL."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
-    columns = list(rows[0])
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    given = list(rows[0])
+    defaults = [
+        column for column in table.columns
+        if column.name not in rows[0] and column.default is not None and (column.default.is_scalar or column.default.is_callable)
+    ]
+    columns = [table.c[name] for name in given] + defaults
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     quote = dialect.identifier_preparer
-    statement = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(name) for name in columns)}) FROM STDIN"
+    statement = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(column.name) for column in columns)}) FROM STDIN"
     with connection.connection.driver_connection.cursor() as cursor:
         try:
             with cursor.copy(statement) as copy:
                 for row in rows:
-                    copy.write_row([
-                        value if process is None else process(value)
-                        for value, process in zip((row[name] for name in columns), processors)
-                    ])
+                    values = [row[name] for name in given] + [_default_of(column) for column in defaults]
+                    copy.write_row([value if process is None else process(value) for value, process in zip(values, processors)])
         except dialect.loaded_dbapi.Error as error:
             # Raised as SQLAlchemy raises a statement's errors, the connection invalidated if it
             # is lost: ``database.faults`` and the worker tell an unreachable database by them.
             connection._handle_dbapi_exception(error, statement, None, cursor, None)
+
+
+def _default_of(column: Column):
+    default = column.default
+    return default.arg(None) if default.is_callable else default.arg
