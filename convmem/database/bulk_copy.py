@@ -2,7 +2,8 @@
 
 A multi-row INSERT of a thousand rows binds seven thousand parameters: psycopg rewrites its
 text for every batch (it is too long to cache) and PostgreSQL parses and plans it anew, which
-cost the import more than the rows themselves. COPY streams the same rows instead.
+cost an import nearly as much as storing the rows (``docs/benchmarks.md``). COPY streams the
+same rows instead.
 
 Each value goes through its column type's bind processor, as it would in an INSERT (JSON
 written by the engine's serializer, timestamps in UTC), so the stored rows are the same.
