@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from convmem.database import bulk_copy
 from convmem.database.tables import ProfileHistory
 
 PROFILE, TRAIT, IDENTIFIER = "profile", "trait", "identifier"
@@ -121,5 +122,8 @@ class Changes:
 
 
 def save(session: Session, rows: Sequence[dict]) -> None:
-    if rows:
+    """Insert the rows in one statement (PostgreSQL: one COPY)."""
+    if rows and bulk_copy.copies(session):
+        bulk_copy.copy_rows(session, ProfileHistory.__table__, rows)
+    elif rows:
         session.execute(insert(ProfileHistory.__table__), list(rows))
