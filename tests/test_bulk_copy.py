@@ -136,9 +136,11 @@ def test_copy_stores_the_rows_the_inserts_store(tmp_path, monkeypatch):
             copying, inserting = (store.id for store in stores)
         monkeypatch.setattr(writer, "utcnow", lambda: NOW)
 
-        copied = write_batches(db, copying)
+        with monkeypatch.context() as copy_always:  # these batches are small: COPY them all the same
+            copy_always.setattr(bulk_copy, "COPY_FROM_ROWS", 1)
+            copied = write_batches(db, copying)
         with monkeypatch.context() as inserts_only:
-            inserts_only.setattr(bulk_copy, "copies", lambda session: False)
+            inserts_only.setattr(bulk_copy, "copies", lambda session, rows: False)
             inserted = write_batches(db, inserting)
 
         assert [(o.created, len(o.merged)) for o in copied] == [(o.created, len(o.merged)) for o in inserted]

@@ -19,9 +19,18 @@ from sqlalchemy.orm import Session
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
 
 
-def copies(session: Session) -> bool:
-    """Whether the session's database takes ``copy_rows`` (PostgreSQL)."""
+# Below this many rows an INSERT is one round trip where COPY (with its keys taken first) is two
+# or three: a single create keeps its INSERT.
+COPY_FROM_ROWS = 50
+
+
+def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def copies(session: Session, rows: Sequence) -> bool:
+    """Whether ``rows`` go in with ``copy_rows``: many of them, on PostgreSQL."""
+    return len(rows) >= COPY_FROM_ROWS and is_postgresql(session)
 
 
 def next_ids(session: Session, table: Table, count: int) -> list[int]:

@@ -122,8 +122,8 @@ class Changes:
 
 
 def save(session: Session, rows: Sequence[dict]) -> None:
-    """Insert the rows in one statement (PostgreSQL: one COPY)."""
-    if rows and bulk_copy.copies(session):
+    """Insert the rows in one statement (PostgreSQL, many rows: one COPY)."""
+    if bulk_copy.copies(session, rows):
         bulk_copy.copy_rows(session, ProfileHistory.__table__, rows)
     elif rows:
         session.execute(insert(ProfileHistory.__table__), list(rows))

@@ -51,7 +51,7 @@ def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) 
     pairs = set(wanted)
     if not pairs:
         return []
-    if bulk_copy.copies(session):
+    if bulk_copy.is_postgresql(session):
         id_types, values = zip(*pairs)
         found = session.execute(_HOLDERS_OF_PAIRS, {"store": store_pk, "id_types": list(id_types), "values": list(values)})
         return [Held(row.profile_id, row.id_type, row.value) for row in found]
@@ -63,7 +63,7 @@ def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) 
 
 
 def insert_match_keys(session: Session, rows: Sequence[dict]) -> None:
-    if rows and bulk_copy.copies(session):
+    if bulk_copy.copies(session, rows):
         bulk_copy.copy_rows(session, IdentifierMatchKey.__table__, rows)
     elif rows:
         session.execute(insert(IdentifierMatchKey.__table__), list(rows))
@@ -248,10 +248,10 @@ def never_merge_listing(store_pk: int) -> Select:
 
 
 def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
-    """Insert profile rows in one statement (PostgreSQL: one COPY, with keys taken
+    """Insert profile rows in one statement (PostgreSQL, many rows: one COPY, with keys taken
     beforehand); returns sid -> primary key."""
     table = Profile.__table__
-    if bulk_copy.copies(session):
+    if bulk_copy.copies(session, rows):
         keyed = [{"id": pk, **row} for pk, row in zip(bulk_copy.next_ids(session, table, len(rows)), rows)]
         bulk_copy.copy_rows(session, table, keyed)
         return {row["sid"]: row["id"] for row in keyed}
@@ -262,12 +262,12 @@ def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
 
 
 def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids: bool = False) -> list[tuple[int, str, str]]:
-    """Insert identifier rows in one statement (PostgreSQL: one COPY); with ``returning_ids``,
-    their (id, idType, value)."""
+    """Insert identifier rows in one statement (PostgreSQL, many rows: one COPY); with
+    ``returning_ids``, their (id, idType, value)."""
     if not rows:
         return []
     table = ProfileIdentifier.__table__
-    if bulk_copy.copies(session):
+    if bulk_copy.copies(session, rows):
         if not returning_ids:
             bulk_copy.copy_rows(session, table, rows)
             return []
