@@ -1,6 +1,7 @@
 """CSV import throughput against a plain sqlite3 ``executemany`` baseline, in one run.
 
     python bench/import_bench.py [--rows 1000000]
+    python bench/import_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test [--rows 100000]
 
 Generates a CSV (fixed seed, 10 columns, unique email and phone; ~100 bytes a row) under
 bench/out/, starts a server on an empty SQLite database with its worker as a separate
@@ -10,6 +11,12 @@ with unique indexes on email and phone (the baseline), and, as a second referenc
 what convmem's data model stores for them, built ahead of time, into convmem's own schema
 with executemany too (the floor: what no import code can go below). Prints the rates and
 the ratios.
+
+With ``--database-url`` (a PostgreSQL server, and a database on it to connect to first) the
+import runs in a fresh database made on that server, and the floor is the same prebuilt rows
+loaded with ``COPY ... FROM STDIN`` (psycopg's ``write_row``) into convmem's schema in an
+empty store of a second fresh database, in one transaction. Both databases are dropped at
+the end. The sqlite3 baseline is left out there: it measures another database.
 """
 
 import argparse
@@ -25,11 +32,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import requests
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from bench.copy_bench import drop_database, fresh_database
 from convmem.accounts.service import create_account
-from convmem.database.engine import Database
+from convmem.database.engine import Database, normalise_url
 from convmem.database.migrate import upgrade
 from convmem.database.tables import Account
 from convmem.stores.service import create_store as create_store_row
@@ -114,9 +124,10 @@ class Stack:
             process.wait(timeout=30)
 
 
-def start_stack() -> Stack:
+def start_stack(database_url: str | None = None) -> Stack:
+    """The stack on ``database_url`` (an empty database), or on a new SQLite file."""
     data_dir = Path(tempfile.mkdtemp(prefix="convmem-jobs-bench-"))
-    url = f"sqlite:///{data_dir / 'convmem.db'}"
+    url = database_url or f"sqlite:///{data_dir / 'convmem.db'}"
     db = Database(url)
     upgrade(db)
     with db.writing() as session:
@@ -135,7 +146,7 @@ def start_stack() -> Stack:
         try:
             if session.get(base_url + "/healthz", timeout=1).ok:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer on a loaded machine
             time.sleep(0.1)
     return Stack(base_url, session, server, worker, data_dir)
 
@@ -193,12 +204,13 @@ def baseline_insert(rows: list[list[str]], db_path: Path, fresh: bool = True) ->
     return elapsed
 
 
-def floor_insert(rows: list[list[str]], data_dir: Path) -> float:
-    """What an import of ``rows`` stores (a profile row with its traits and each trait's
-    provenance, an identifier row for the email and one for the phone), built ahead of time
-    and inserted with sqlite3 executemany, 1000 rows a call, in one transaction, into an
-    empty store of convmem's own schema. Returns the seconds the inserts took."""
-    url = f"sqlite:///{data_dir / 'floor.db'}"
+FLOOR_SOURCE = "import:mem_import_01m82j3nmres3btezb5x9vjkbf"
+FLOOR_AT = "2026-01-01T00:00:00.000000+00:00"
+FLOOR_NOW = "2026-01-01 00:00:00.000000"
+
+
+def floor_store(url: str) -> int:
+    """A migrated database at ``url`` holding an account with one empty store; its key."""
     db = Database(url)
     upgrade(db)
     with db.writing() as session:
@@ -206,15 +218,35 @@ def floor_insert(rows: list[list[str]], data_dir: Path) -> float:
         account = session.scalar(select(Account).where(Account.sid == credentials.account_sid))
         store_pk = create_store_row(session, Principal(account.id, account.sid), "floor", None).id
     db.dispose()
-    at, source, now = "2026-01-01T00:00:00.000000+00:00", "import:mem_import_01m82j3nmres3btezb5x9vjkbf", "2026-01-01 00:00:00.000000"
+    return store_pk
+
+
+def floor_rows(rows: list[list[str]], store_pk: int) -> tuple[list[tuple], list[tuple]]:
+    """What an import of ``rows`` stores, built ahead of time: a profile row with its traits
+    and each trait's provenance, an identifier row for the email and one for the phone.
+    Profile rows: (id, sid, store_id, traits, trait_meta, created_at, updated_at);
+    identifier rows: (store_id, profile_id, id_type, value, source, origin_profile_id, added_at)."""
     profiles, identifiers = [], []
     for pk, row in enumerate(rows, start=1):
         traits = row_traits(row)
-        meta = {group: {name: {"at": at, "source": source} for name in named} for group, named in traits.items()}
-        profiles.append((pk, f"mem_profile_{pk:026d}", store_pk, json.dumps(traits), json.dumps(meta), now, now))
+        meta = {group: {name: {"at": FLOOR_AT, "source": FLOOR_SOURCE} for name in named} for group, named in traits.items()}
+        profiles.append((pk, f"mem_profile_{pk:026d}", store_pk, json.dumps(traits), json.dumps(meta), FLOOR_NOW, FLOOR_NOW))
         phone = "+1" + "".join(ch for ch in row[3] if ch.isdigit())
         for id_type, value in (("email", row[2]), ("phone", phone)):
-            identifiers.append((store_pk, pk, id_type, value, source, pk, now))
+            identifiers.append((store_pk, pk, id_type, value, FLOOR_SOURCE, pk, FLOOR_NOW))
+    return profiles, identifiers
+
+
+PROFILE_COLUMNS = "id, sid, store_id, traits, trait_meta, created_at, updated_at"
+IDENTIFIER_COLUMNS = "store_id, profile_id, id_type, value, source, origin_profile_id, added_at"
+
+
+def floor_insert(rows: list[list[str]], data_dir: Path) -> float:
+    """``floor_rows`` inserted with sqlite3 executemany, 1000 rows a call, in one
+    transaction, into an empty store of convmem's own schema. Returns the seconds the
+    inserts took."""
+    store_pk = floor_store(f"sqlite:///{data_dir / 'floor.db'}")
+    profiles, identifiers = floor_rows(rows, store_pk)
     connection = sqlite3.connect(data_dir / "floor.db", isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         connection.execute(f"PRAGMA {pragma}")
@@ -222,18 +254,36 @@ def floor_insert(rows: list[list[str]], data_dir: Path) -> float:
     connection.execute("BEGIN IMMEDIATE")
     for offset in range(0, len(rows), 1000):
         connection.executemany(
-            "INSERT INTO profiles (id, sid, store_id, traits, trait_meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            profiles[offset : offset + 1000],
+            f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", profiles[offset : offset + 1000]
         )
         connection.executemany(
-            "INSERT INTO profile_identifiers (store_id, profile_id, id_type, value, source, origin_profile_id, added_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO profile_identifiers ({IDENTIFIER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             identifiers[2 * offset : 2 * offset + 2000],
         )
     connection.execute("COMMIT")
     elapsed = time.perf_counter() - started
     connection.close()
     return elapsed
+
+
+def floor_copy(rows: list[list[str]], url: str) -> float:
+    """``floor_rows`` loaded with PostgreSQL ``COPY ... FROM STDIN`` (psycopg's
+    ``write_row``) into an empty store of convmem's own schema at ``url`` (an empty
+    database), in one transaction. Returns the seconds the copy and its commit took."""
+    store_pk = floor_store(url)
+    profiles, identifiers = floor_rows(rows, store_pk)
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as connection:
+        started = time.perf_counter()
+        with connection.transaction(), connection.cursor() as cursor:
+            for table, columns, values in (
+                ("profiles", PROFILE_COLUMNS, profiles),
+                ("profile_identifiers", IDENTIFIER_COLUMNS, identifiers),
+            ):
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for value in values:
+                        copy.write_row(value)
+        return time.perf_counter() - started
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -246,11 +296,23 @@ def read_csv(path: Path) -> list[list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--database-url",
+        help="A PostgreSQL server, as the URL of a database on it to connect to first; without it, SQLite.",
+    )
     args = parser.parse_args()
     path = generate_csv(args.rows)
     print(f"CSV: {path} ({path.stat().st_size / 1e6:.1f} MB, {args.rows} rows)")
+    if args.database_url:
+        figures = postgres_figures(args.rows, path, normalise_url(args.database_url))
+    else:
+        figures = sqlite_figures(args.rows, path)
+    print(json.dumps(figures, indent=2))
 
-    stack = start_stack()
+
+def import_once(path: Path, database_url: str | None = None) -> tuple[float, float, Path]:
+    """(seconds, the worker's peak RSS in MB, the stack's data folder) of importing ``path``."""
+    stack = start_stack(database_url)
     try:
         store = create_store(stack)
         elapsed, status = run_import(stack, store, path)
@@ -258,17 +320,22 @@ def main() -> None:
     finally:
         stack.stop()
     assert status["status"] == "COMPLETED" and status["summary"]["errors"] == 0, status
-    import_rate = args.rows / elapsed
+    return elapsed, peak, stack.data_dir
+
+
+def sqlite_figures(count: int, path: Path) -> dict:
+    elapsed, peak, data_dir = import_once(path)
+    import_rate = count / elapsed
 
     parse_started = time.perf_counter()
     rows = read_csv(path)
     parse_seconds = time.perf_counter() - parse_started
-    insert_seconds = baseline_insert(rows, stack.data_dir / "baseline.db")
-    baseline_rate = args.rows / insert_seconds
-    baseline_file_rate = args.rows / (parse_seconds + insert_seconds)
-    floor_rate = args.rows / floor_insert(rows, stack.data_dir)
-    figures = {
-        "rows": args.rows,
+    insert_seconds = baseline_insert(rows, data_dir / "baseline.db")
+    baseline_rate = count / insert_seconds
+    baseline_file_rate = count / (parse_seconds + insert_seconds)
+    floor_rate = count / floor_insert(rows, data_dir)
+    return {
+        "rows": count,
         "csv_mb": round(path.stat().st_size / 1e6, 1),
         "import_seconds": round(elapsed, 1),
         "import_rows_per_s": round(import_rate),
@@ -281,7 +348,28 @@ def main() -> None:
         "floor_vs_baseline": round(floor_rate / baseline_rate, 4),
         "ratio_vs_floor": round(import_rate / floor_rate, 4),
     }
-    print(json.dumps(figures, indent=2))
+
+
+def postgres_figures(count: int, path: Path, server_url: str) -> dict:
+    made: list[str] = []
+    try:
+        made.append(fresh_database(server_url))
+        elapsed, peak, _ = import_once(path, made[-1])
+        made.append(fresh_database(server_url))
+        floor_seconds = floor_copy(read_csv(path), made[-1])
+    finally:
+        for url in made:
+            drop_database(server_url, url)
+    import_rate, floor_rate = count / elapsed, count / floor_seconds
+    return {
+        "rows": count,
+        "csv_mb": round(path.stat().st_size / 1e6, 1),
+        "import_seconds": round(elapsed, 1),
+        "import_rows_per_s": round(import_rate),
+        "worker_peak_rss_mb": round(peak, 1),
+        "floor_data_model_copy_rows_per_s": round(floor_rate),
+        "ratio_vs_floor": round(import_rate / floor_rate, 4),
+    }
 
 
 if __name__ == "__main__":

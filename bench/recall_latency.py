@@ -35,10 +35,10 @@ from convmem.database.migrate import upgrade
 from convmem.database.tables import Account, MemoryEmbedding, Observation, Profile
 from convmem.kit.ids import Prefix, new_id
 from convmem.memory.embeddings import DIMENSIONS, embedder_for
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.recall import recall
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import Scope
-from convmem.memory.vector_cache import VectorCache
 from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
@@ -146,7 +146,7 @@ def measure(db: Database, scopes: list[Scope], embedder, texts: list[str]) -> di
         "recall without embedding": [],
         "floor (SELECT 1)": [],
     }
-    vector_cache = VectorCache()  # the server's: one per process, warmed by the first pass
+    memory_cache = MemoryCache()  # the server's: one per process, warmed by the first pass
     for warm_up in (True, False):
         for scope in scopes:
             for text in texts:
@@ -160,8 +160,7 @@ def measure(db: Database, scopes: list[Scope], embedder, texts: list[str]) -> di
                         scope,
                         request,
                         Precomputed(embedder.name, vector),
-                        sqlite=db.is_sqlite,
-                        vector_cache=vector_cache,
+                        memory_cache=memory_cache,
                     )
                 recalled = time.perf_counter()
                 with db.reading() as session:

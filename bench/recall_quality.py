@@ -42,6 +42,7 @@ from convmem.memory import observations as observations_service
 from convmem.memory import summaries as summaries_service
 from convmem.memory.embedding_task import embed_pending
 from convmem.memory.embeddings import Embedder, embedder_for
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.ranking import query_terms
 from convmem.memory.recall import recall
 from convmem.memory.schemas import (
@@ -50,7 +51,6 @@ from convmem.memory.schemas import (
     SummaryCore,
 )
 from convmem.memory.scope import Scope
-from convmem.memory.vector_cache import VectorCache
 from convmem.profiles.addressing import ProfileRef
 from convmem.stores.service import create_store
 from convmem.web.auth import Principal
@@ -408,7 +408,7 @@ CUTOFFS = (1, 3, 5)
 def evaluate(db, scopes, queries, embedder) -> dict[tuple[str, int, str], list[int | None]]:
     """(mode, size, class) -> the target's rank for each query (None: not in the first 100)."""
     ranks: dict[tuple[str, int, str], list[int | None]] = {}
-    vector_cache = VectorCache()  # as the server ranks: from the cached vectors after a profile's first query
+    memory_cache = MemoryCache()  # as the server ranks: from the cached vectors after a profile's first query
     for mode, signals in MODES.items():
         for query in queries:
             request = MemoryRetrievalRequest(query=query.text, observationsLimit=100, summariesLimit=100)
@@ -418,9 +418,8 @@ def evaluate(db, scopes, queries, embedder) -> dict[tuple[str, int, str], list[i
                     scopes[query.profile],
                     request,
                     embedder,
-                    sqlite=db.is_sqlite,
                     signals=signals,
-                    vector_cache=vector_cache,
+                    memory_cache=memory_cache,
                 )
                 rows = found.summaries if query.target_is_summary else found.observations
                 ranked = [row.sid for row, _ in rows]
@@ -435,13 +434,13 @@ def recall_at(ranks: list[int | None], cutoff: int) -> float:
 
 def latency_ms(db, scopes, queries, embedder, rounds: int) -> list[float]:
     samples = []
-    vector_cache = VectorCache()
+    memory_cache = MemoryCache()
     for _ in range(rounds):
         for query in queries:
             request = MemoryRetrievalRequest(query=query.text)
             started = time.perf_counter()
             with db.reading() as session:
-                recall(session, scopes[query.profile], request, embedder, sqlite=db.is_sqlite, vector_cache=vector_cache)
+                recall(session, scopes[query.profile], request, embedder, memory_cache=memory_cache)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
 

@@ -26,7 +26,7 @@ from convmem.datasets.credentials import CredentialSeal
 from convmem.datasets.service import SourceAccess
 from convmem.kit.clock import WriteClock
 from convmem.memory.embeddings import Embedder, embedder_for
-from convmem.memory.vector_cache import VectorCache
+from convmem.memory.memory_cache import MemoryCache
 from convmem.profiles.addressing import ProfileMoved
 from convmem.web.auth import current_principal
 from convmem.web.compression import GZIP_MINIMUM_BYTES, DecompressRequests
@@ -98,7 +98,7 @@ def create_app(
     app.state.identity_settings_hooks = _identity_settings_hooks()
     app.state.clock = WriteClock()
     app.state.embedder = embedder_for(settings)
-    app.state.vector_cache = VectorCache()
+    app.state.memory_cache = MemoryCache()
     app.state.rate_limits = RateLimits(settings)
     app.state.page_tokens = PageTokens(signing_key(settings))
     app.state.dataset_access = SourceAccess(CredentialSeal(signing_key(settings)), settings.resolved_dataset_file_root)

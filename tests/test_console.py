@@ -11,7 +11,6 @@ from sqlalchemy import delete
 
 from convmem.accounts.service import create_account, create_api_key
 from convmem.console.graph import layout
-from convmem.console.mapping import suggest
 from convmem.database.tables import ApiKey
 from convmem.profiles.service import MergeRecord
 from convmem.traitgroups.schemas import DEFAULT_CONTACT_GROUP
@@ -232,14 +231,17 @@ def test_console_routes_are_not_in_the_openapi_document(signed_in):
     assert not [path for path in document["paths"] if path.startswith("/console")]
 
 
-def test_column_suggestions_match_names_loosely_and_use_each_trait_once():
-    schema = {"Contact": DEFAULT_CONTACT_GROUP["traits"], "Loyalty": {"tier": {}, "points": {}}}
-    found = suggest(["EMAIL", "email_address", "Last-Name", "zip", "Loyalty Tier", "shoe size"], schema)
-    assert [(m.column, m.trait_group, m.trait_name) for m in found] == [
+def test_column_suggestions_match_names_loosely_and_use_each_trait_once(signed_in):
+    store = signed_in.api.create_store("Suggestions")
+    columns = ["EMAIL", "email_address", "Last-Name", "zip", "home address", "shoe size"]
+    suggested = signed_in.post_json(f"/console/api/stores/{store}/imports/suggestions", {"columns": columns}).json()["mappings"]
+    assert [(m["columnName"], m["traitGroup"], m["traitName"]) for m in suggested] == [
         ("EMAIL", "Contact", "email"),
         ("Last-Name", "Contact", "lastName"),
-        ("Loyalty Tier", "Loyalty", "tier"),
+        ("zip", "Contact", "postalCode"),
+        ("home address", "Contact", "street"),
     ]
+    assert all(0 < m["confidence"] <= 1 and m["rationale"].startswith(f"Column '{m['columnName']}'") for m in suggested)
 
 
 def test_the_merge_graph_puts_merged_profiles_left_of_their_survivor():

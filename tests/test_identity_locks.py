@@ -1,6 +1,6 @@
-"""PostgreSQL: creates in one store lock what they can touch, not the whole store.
+"""PostgreSQL: creates and patches in one store lock what they can touch, not the whole store.
 
-A create holds its store's lock shared and then locks its identifier values and the profiles
+A create (or a patch) holds its store's lock shared and then locks its identifier values and the profiles
 they resolve to (``profiles/writer.py``). Held open, it must keep out exactly the writes that
 share an identifier value or a profile with it, and everything holding the store exclusively.
 Many clients creating overlapping identities at once must still end in the
@@ -22,6 +22,7 @@ from convmem.database.engine import identity_key
 from convmem.database.tables import Profile, ProfileIdentifier, Store
 from convmem.kit.clock import WriteClock
 from convmem.profiles import service
+from convmem.profiles.addressing import ProfileMoved
 from convmem.profiles.context import load_context
 from tests.conftest import Api
 from tests.test_concurrency import send
@@ -117,6 +118,67 @@ def test_a_create_that_waited_resolves_against_what_the_holder_committed(postgre
     with db.reading() as session:
         assert session.scalar(select(Profile.traits).where(Profile.sid == first))["Contact"]["firstName"] == "Late"
         assert session.scalar(select(Profile.canonical_id).where(Profile.sid == second)) is not None
+
+
+def patch(db, store_sid: str, profile_sid: str, contact: dict, *, lock_timeout: str | None = None) -> str:
+    """A trait patch as the patch endpoint makes it: store lock shared, then the writer."""
+    with db.writing() as session:
+        if lock_timeout:
+            session.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
+        store = session.scalar(select(Store).where(Store.sid == store_sid))
+        db.share_store(session, store.id)
+        ctx = load_context(session, store)
+        return service.upsert(session, ctx, {"Contact": contact}, source="test", clock=CLOCK, anchor_sid=profile_sid).sid
+
+
+def test_a_held_create_keeps_out_only_patches_of_what_it_holds(postgres, api, store):
+    db = postgres
+    other = create(db, store, {"email": "apart@example.com"})
+    holder = create(db, store, {"email": "holder@example.com"})
+    answers = []
+    with create_transaction(db, store, {"email": "holder@example.com", "firstName": "Held"}):
+        assert patch(db, store, other, {"firstName": "Apart", "phone": "+13175550501"}, lock_timeout="20s") == other
+        # Through the API too: the patch and identifier endpoints hold the store lock shared.
+        through_api = threading.Thread(
+            target=lambda: answers.extend(
+                [
+                    api.patch(f"/v1/Stores/{store}/Profiles/{other}", json={"traits": {"Contact": {"lastName": "Api"}}}),
+                    api.post(f"/v1/Stores/{store}/Profiles/{other}/Identifiers", json={"idType": "phone", "value": "+13175550502"}),
+                ]
+            )
+        )
+        through_api.start()
+        through_api.join(timeout=30)
+        assert [answer.status_code for answer in answers] == [202, 202], "the API writes waited for the held create"
+        with pytest.raises(OperationalError, match="lock timeout"):
+            patch(db, store, holder, {"lastName": "Waits"}, lock_timeout="200ms")
+        with pytest.raises(OperationalError, match="lock timeout"):  # adds the held value to another profile
+            patch(db, store, other, {"email": "holder@example.com"}, lock_timeout="200ms")
+    with db.reading() as session:
+        assert session.scalar(select(Profile.traits).where(Profile.sid == other))["Contact"]["firstName"] == "Apart"
+
+
+def test_a_patch_that_waited_on_a_profile_merged_meanwhile_is_redirected(postgres, store):
+    db = postgres
+    first = create(db, store, {"email": "survivor@example.com"})
+    second = create(db, store, {"phone": "+13175550601"})
+    outcome: list = []
+
+    def late_patch():
+        try:
+            outcome.append(patch(db, store, second, {"firstName": "Late"}))
+        except ProfileMoved as moved:
+            outcome.append(moved)
+
+    with create_transaction(db, store, {"email": "survivor@example.com", "phone": "+13175550601"}):
+        waiting = threading.Thread(target=late_patch)  # read second as live, then waits for its lock
+        waiting.start()
+        wait_for_a_blocked_lock(db)
+    waiting.join(timeout=60)
+    (moved,) = outcome
+    assert isinstance(moved, ProfileMoved) and (moved.requested_sid, moved.canonical_sid) == (second, first)
+    with db.reading() as session:
+        assert "firstName" not in session.scalar(select(Profile.traits).where(Profile.sid == first))["Contact"]
 
 
 def wait_for_a_blocked_lock(db) -> None:

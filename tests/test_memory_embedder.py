@@ -4,6 +4,9 @@ Each test works on a database of its own: the session's server runs a worker tha
 otherwise embed these memories first, with its own model.
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -173,3 +176,16 @@ def test_the_onnx_model_matches_the_pytorch_model_it_was_exported_from():
     # int8 weights computed in float32: the same model to three decimals, sentence by sentence.
     assert float(cosines.mean()) >= 0.999
     assert float(cosines.min()) >= 0.998
+
+
+def test_the_model_runtime_is_told_to_send_no_telemetry():
+    # ONNX Runtime reads the variable when it is imported: a fresh interpreter, as a server starts.
+    load = (
+        "import os\n"
+        "from convmem.memory.embeddings import SentenceModel\n"
+        "SentenceModel()\n"
+        "print(os.environ.get('ORT_DISABLE_TELEMETRY'))\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "ORT_DISABLE_TELEMETRY"}
+    run = subprocess.run([sys.executable, "-c", load], env=environment, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "1"

@@ -15,10 +15,11 @@ from convmem.database.tables import (
     Store,
 )
 from convmem.kit.timefmt import iso
+from convmem.memory import lexical, ranking, repository
 from convmem.memory import observations as observations_service
-from convmem.memory import ranking, repository
 from convmem.memory import summaries as summaries_service
 from convmem.memory.endpoints import recall_answer
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.recall import BOTH_SIGNALS, recall
 from convmem.memory.schemas import (
     MemoryRetrievalRequest,
@@ -27,7 +28,6 @@ from convmem.memory.schemas import (
     SummaryCore,
 )
 from convmem.memory.scope import Scope
-from convmem.memory.vector_cache import VectorCache
 from convmem.profiles.addressing import ProfileRef
 from tests.contract import assert_conforms
 from tests.inprocess import app_api
@@ -50,10 +50,51 @@ def test_query_terms_drop_stop_words_and_repeats():
     assert ranking.query_terms("the of and") == []
 
 
-def test_fts5_match_quotes_every_term_and_names_the_profiles():
-    assert ranking.fts5_match(["seat", 'a"b', "near"], [7, 12]) == (
-        'profile_id : ("7" OR "12") AND content : ("seat" OR "a""b" OR "near")'
+def test_lexical_tokens_are_stemmed_lower_cased_and_folded():
+    assert lexical.tokens("Prefers WINDOW seats, café near the wing!") == ["prefer", "window", "seat", "cafe", "near", "the", "wing"]
+    assert lexical.tokens("gc-7k2p-9qx4 anna.berg@example.com") == ["gc", "7k2p", "9qx4", "anna", "berg", "exampl", "com"]
+
+
+def test_lexical_index_matches_stems_and_identifiers_as_phrases():
+    index = lexical.LexicalIndex(
+        [
+            (1, "Preferred a window seat on the flight"),
+            (2, "Gift card gc-7k2p-9qx4 was redeemed"),
+            (3, "Codes 9qx4 and gc-7k2p were mixed up"),  # the identifier's parts, not in a row
+            (4, "Asked about order 48213"),
+        ]
     )
+    found = index.evidence(["prefers", "seating", "gc-7k2p-9qx4", "48213", "nowhere"])
+    assert found.matches_per_term == [{1}, {1}, {2}, {4}, set()]
+    assert found.population == 4
+    assert set(found.ranked) == {1, 2, 4}
+
+
+def test_an_extended_lexical_index_leaves_the_original_as_it_was():
+    original = lexical.LexicalIndex([(1, "window seat"), (2, "aisle seat")])
+    extended = original.extended([(3, "window please"), (4, "gift card gc-7k2p-9qx4")])
+    assert original.evidence(["window", "gc-7k2p-9qx4"]).matches_per_term == [{1}, set()]
+    assert extended.evidence(["window", "gc-7k2p-9qx4"]).matches_per_term == [{1, 3}, {4}]
+    assert extended.evidence(["seat"]).population == 4
+    rebuilt = lexical.LexicalIndex([(1, "window seat"), (2, "aisle seat"), (3, "window please"), (4, "gift card gc-7k2p-9qx4")])
+    assert extended.evidence(["window", "seat", "card"]) == rebuilt.evidence(["window", "seat", "card"])
+
+
+def test_lexical_ranking_is_bm25_over_the_profiles_own_memories():
+    # "window" is in two memories of six, "seat" in four: the rarer word weighs more, and of two
+    # memories holding the same words the shorter ranks first; among equals, the newer.
+    index = lexical.LexicalIndex(
+        [
+            (1, "seat"),
+            (2, "seat by the window, always, on every single flight"),
+            (3, "seat"),
+            (4, "window seat"),
+            (5, "aisle"),
+            (6, "meal"),
+        ]
+    )
+    assert index.evidence(["window", "seat"]).ranked == [4, 2, 3, 1]
+    assert lexical.LexicalIndex([]).evidence(["seat"]).ranked == []
 
 
 def test_semantic_confidence_is_calibrated_between_floor_and_ceiling():
@@ -261,7 +302,7 @@ def obs(content, occurred="2025-01-15T10:00:00Z", **extra):
     return {"content": content, "source": "api", "occurredAt": occurred, **extra}
 
 
-def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, vector_cache=None, **request):
+def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, memory_cache=None, **request):
     pytest.importorskip("numpy")
     with backend.db.reading() as session:
         found = recall(
@@ -269,9 +310,8 @@ def run_recall(backend, scope, signals=BOTH_SIGNALS, embedder=None, vector_cache
             scope,
             MemoryRetrievalRequest(**request),
             embedder or StandInEmbedder(),
-            sqlite=backend.db.is_sqlite,
             signals=signals,
-            vector_cache=vector_cache,
+            memory_cache=memory_cache,
         )
         return recall_answer(found).model_dump(exclude_none=True)
 
@@ -612,17 +652,22 @@ def test_stored_timestamps_are_utc(backend, scope):
     assert iso(row.occurred_at) == "2025-01-15T10:00:00Z"
 
 
-# --- the cache of decoded vectors -----------------------------------------------------
+# --- the memory cache: tokenised texts and decoded vectors ------------------------------
 
 
 def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, monkeypatch):
-    cache = VectorCache()
+    cache = MemoryCache()
     reads = []
-    read_vectors = repository.fingerprinted_vectors
-    monkeypatch.setattr(repository, "fingerprinted_vectors", lambda *args: reads.append(1) or read_vectors(*args))
+    read_memories = repository.searched_memories
+
+    def counting(*args, after_key=None):
+        reads.append("added since" if after_key is not None else "all")
+        return read_memories(*args, after_key=after_key)
+
+    monkeypatch.setattr(repository, "searched_memories", counting)
 
     def found(query):
-        return contents(run_recall(backend, scope, vector_cache=cache, query=query)["observations"])
+        return contents(run_recall(backend, scope, memory_cache=cache, query=query)["observations"])
 
     def sid_of(content):
         with backend.db.reading() as session:
@@ -635,14 +680,17 @@ def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, mon
     assert found("nuts meal") == ["Allergic to peanuts"]
     assert len(reads) == 2  # once per kind of memory; the second Recall used the cache
 
-    seed(backend, scope, [obs("Prefers aisle seats")])  # added
+    seed(backend, scope, [obs("Prefers aisle seats")])  # added: only the new memory is read
     assert found("corridor sitting") == ["Prefers aisle seats"]
+    assert found("peanuts") == ["Allergic to peanuts"]
+    assert reads == ["all", "all", "added since"]
 
     # Deleted, and a new memory written: SQLite gives it the id of the deleted newest row.
     with backend.db.writing() as session:
         observations_service.remove(session, scope, sid_of("Prefers aisle seats"))
     seed(backend, scope, [obs("Reach by email only")])
     assert found("corridor sitting") == []
+    assert reads[-2:] == ["added since", "all"]  # what was cached changed: read again
     assert found("phone sms") == ["Reach by email only"]
 
     with backend.db.writing() as session:  # text changed, vector computed on write
@@ -666,15 +714,16 @@ def test_cached_vectors_are_read_once_and_follow_every_write(backend, scope, mon
 
 def test_the_cache_keeps_to_its_budget():
     np = pytest.importorskip("numpy")
-    from convmem.memory.vector_cache import Fingerprint, ProfileVectors
+    from convmem.memory.lexical import LexicalIndex
+    from convmem.memory.memory_cache import Fingerprint, ProfileMemories
 
     def entry(rows):
         fingerprint = Fingerprint(rows, rows, rows, rows, "sid")
-        return fingerprint, ProfileVectors(fingerprint, list(range(rows)), frozenset(), np.zeros((rows, 4), np.float32))
+        memories = ProfileMemories(fingerprint, LexicalIndex([]), list(range(rows)), frozenset(), np.zeros((rows, 4), np.float32))
+        return fingerprint, memories
 
-    cache = VectorCache(budget_bytes=3 * 16 * 10)  # three entries of 10 rows of 4 float32
+    cache = MemoryCache(budget_bytes=3 * 16 * 10)  # three entries of 10 rows of 4 float32
     for profile in range(4):
         cache.put(("observations", profile), entry(10)[1])
-    assert cache.get(("observations", 0), entry(10)[0]) is None  # the least recently used went
-    assert cache.get(("observations", 3), entry(10)[0]) is not None
-    assert cache.get(("observations", 3), entry(11)[0]) is None  # another fingerprint: not served
+    assert cache.get(("observations", 0)) is None  # the least recently used went
+    assert cache.get(("observations", 3)) is not None

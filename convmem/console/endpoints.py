@@ -362,7 +362,8 @@ class SuggestionBody(BaseModel):
     columnName: str
     traitGroup: str
     traitName: str
-    score: float
+    confidence: float
+    rationale: str
 
 
 class SuggestionsBody(BaseModel):
@@ -374,7 +375,12 @@ def suggest_mappings(request: Request, user: SignedIn, session: ReadSession, sto
     check_csrf(user, request.headers.get(CSRF_HEADER))
     found = service.suggested_mappings(session, _store(session, user, store_sid), body.columns)
     return SuggestionsBody(
-        mappings=[SuggestionBody(columnName=m.column, traitGroup=m.trait_group, traitName=m.trait_name, score=m.score) for m in found]
+        mappings=[
+            SuggestionBody(
+                columnName=m.expression, traitGroup=m.trait_group, traitName=m.trait_name, confidence=m.confidence, rationale=m.rationale
+            )
+            for m in found
+        ]
     )
 
 
@@ -422,8 +428,7 @@ def memory_page(
                 profile_sid,
                 query,
                 request.app.state.embedder,
-                sqlite=db.is_sqlite,
-                vector_cache=request.app.state.vector_cache,
+                memory_cache=request.app.state.memory_cache,
             )
         except ApiError as error:
             problem = error.message

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from convmem.background import jobs
 from convmem.bulk import service as bulk
 from convmem.console.graph import MergeGraph, layout
-from convmem.console.mapping import SuggestedMapping, suggest
 from convmem.database.tables import Import, Store
+from convmem.datamappings.suggestions import SourceColumn, Suggestion, suggest
 from convmem.history import service as history
 from convmem.identifiers import service as identifiers
 from convmem.identity.schemas import IdentityResolutionSettingsCore
@@ -23,10 +23,10 @@ from convmem.imports import service as imports
 from convmem.lookup import service as lookup
 from convmem.memory import observations, summaries
 from convmem.memory.embeddings import Embedder
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.recall import Recalled, recall
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import resolve
-from convmem.memory.vector_cache import VectorCache
 from convmem.profiles import service as profiles
 from convmem.profiles.addressing import find_canonical
 from convmem.stores import service as stores
@@ -162,8 +162,11 @@ def import_progress(session: Session, store: Store, import_sid: str) -> Import:
     return imports.get(session, store, import_sid)
 
 
-def suggested_mappings(session: Session, store: Store, columns: list[str]) -> list[SuggestedMapping]:
-    return suggest(columns, store_schema(session, store.id))
+def suggested_mappings(session: Session, store: Store, columns: list[str]) -> list[Suggestion]:
+    """The trait each CSV column most likely feeds, judged by its name (a data mapping's
+    suggestions, without sample values), in the file's column order."""
+    found = suggest([SourceColumn(name) for name in columns], store_schema(session, store.id))
+    return sorted(found, key=lambda suggestion: columns.index(suggestion.expression))
 
 
 def recall_memories(
@@ -173,15 +176,14 @@ def recall_memories(
     query: str,
     embedder: Embedder | None,
     *,
-    sqlite: bool,
-    vector_cache: VectorCache | None = None,
+    memory_cache: MemoryCache | None = None,
 ) -> Recalled:
     try:
         request = MemoryRetrievalRequest(query=query)
     except ValidationError as error:
         raise bad_request(f"Invalid 'query': {error.errors()[0]['msg']}") from None
     scope = resolve(session, store, profile_sid, follow=True)
-    return recall(session, scope, request, embedder, sqlite=sqlite, vector_cache=vector_cache)
+    return recall(session, scope, request, embedder, memory_cache=memory_cache)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,7 @@ key order, so memory stays flat whatever the size. Each batch is written in one 
 with its checkpoint (the last key copied, kept in the target's ``convmem_copy_progress``), so
 an interrupted copy resumes where it stopped; the checkpoint table is dropped once every table
 is copied. JSON columns travel as the text the source stores, so they come back byte for byte
-(integers beyond 64 bits included). The full-text indexes follow on their own: SQLite's FTS5
-tables are filled by their triggers (migration 0012) as the rows arrive, and PostgreSQL's
-``search_vector`` is a generated column.
+(integers beyond 64 bits included).
 """
 
 import hashlib

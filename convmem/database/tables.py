@@ -454,11 +454,7 @@ class ImportRowError(Base):
 
 
 class Observation(Base):
-    """A short, mutable memory about a profile; ``observation_revisions`` keeps every version.
-
-    The full-text index lives outside the model, in the migration: an FTS5 table kept in
-    step by triggers on SQLite, a generated ``search_vector`` column on PostgreSQL.
-    """
+    """A short, mutable memory about a profile; ``observation_revisions`` keeps every version."""
 
     __tablename__ = "observations"
     __table_args__ = (Index("ix_observations_profile", "profile_id", "id"),)

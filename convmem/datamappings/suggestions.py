@@ -99,10 +99,13 @@ def suggest(
             for index, target in enumerate(targets):
                 if target.kind == _SPECIFIC[evidence.kind]:
                     similar.setdefault(index, (0.0, target.names[0]))
-        for index, (name_score, matched) in similar.items():
-            scored = _score(column, evidence, targets[index], name_score, matched)
-            if scored is not None and scored.confidence >= min_confidence:
-                candidates.append(scored)
+        scored = [_score(column, evidence, targets[index], name_score, matched) for index, (name_score, matched) in similar.items()]
+        scored = [suggestion for suggestion in scored if suggestion is not None and suggestion.confidence >= min_confidence]
+        # A column is offered only the traits it fits best: when another column takes those,
+        # it stays unmapped rather than fall back on a word it shares with a worse one
+        # ("email_address" is no street for holding "address").
+        best = max((suggestion.confidence for suggestion in scored), default=0.0)
+        candidates.extend(suggestion for suggestion in scored if suggestion.confidence == best)
     candidates.sort(key=lambda s: (-s.confidence, s.expression, s.trait_group, s.trait_name))
     chosen, used_columns, used_traits = [], set(), set()
     for candidate in candidates:

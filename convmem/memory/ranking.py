@@ -18,7 +18,7 @@ memory that does not at most 0.5 (a near-duplicate one digit away is no match at
 whatever the embedding says.
 Scores have a fixed meaning, which is what makes ``relevanceThreshold`` comparable across
 queries: 1.0 is a full match by every signal in use, and a memory no signal found is not
-returned. Ties go to the better full-text rank (bm25 / ts_rank_cd), then to the more similar
+returned. Ties go to the better full-text rank (BM25, ``lexical``), then to the more similar
 embedding, then to the newer memory.
 
 Score-based rather than rank-based fusion: with reciprocal-rank fusion a memory's
@@ -79,15 +79,6 @@ def query_terms(text: str) -> list[str]:
     return list(terms)
 
 
-def fts5_match(terms: Sequence[str], profile_pks: Sequence[int]) -> str:
-    """An FTS5 query for the memories of ``profile_pks`` holding any of ``terms``. Quoting makes
-    every term a plain string, and an identifier (several FTS5 tokens) a phrase; naming the
-    profiles lets FTS5 walk only their entries instead of every match in the store."""
-    profiles = " OR ".join(f'"{int(pk)}"' for pk in profile_pks)
-    words = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    return f"profile_id : ({profiles}) AND content : ({words})"
-
-
 def semantic_confidence(cosine: float) -> float:
     """Cosine similarity mapped onto [0, 1]: 0 at the floor, 1 at and above the ceiling."""
     return min(1.0, max(0.0, (cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
@@ -95,7 +86,7 @@ def semantic_confidence(cosine: float) -> float:
 
 def decoded(candidates: Sequence[tuple[int, bytes]]):
     """``(keys, matrix)`` of ``(key, float32 bytes)`` pairs: row ``i`` of the matrix is ``keys[i]``'s vector."""
-    import numpy as np  # only reached with an embedder
+    import numpy as np  # imported on the first Recall, not at start-up
 
     keys = [key for key, _ in candidates]
     if not keys:

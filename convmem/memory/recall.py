@@ -2,7 +2,8 @@
 
 Without a query (nor a conversation to build one from) the newest memories come back
 unscored. With one, each kind of memory is ranked by the signals in use (``ranking``):
-full-text search always, the embedder's vectors when there is one. A Recall naming a
+full-text search always (``lexical``, over the profile's memories in the process), the
+embedder's vectors when there is one. A Recall naming a
 conversation also answers its recent communications (session memory).
 """
 
@@ -14,8 +15,8 @@ from sqlalchemy.orm import Session
 from convmem.database.tables import Communication, ConversationSummary, Observation
 from convmem.memory import repository
 from convmem.memory.embeddings import Embedder
+from convmem.memory.memory_cache import MemoryCache, ProfileMemories
 from convmem.memory.ranking import (
-    decoded,
     fuse,
     identifier_signal,
     lexical_signal,
@@ -27,7 +28,6 @@ from convmem.memory.ranking import (
 )
 from convmem.memory.schemas import MemoryRetrievalRequest
 from convmem.memory.scope import Scope
-from convmem.memory.vector_cache import ProfileVectors, VectorCache
 
 # Query expansion: how many of a conversation's communications (or memories) make the query,
 # and how long it may get.
@@ -53,12 +53,11 @@ def recall(
     request: MemoryRetrievalRequest,
     embedder: Embedder | None,
     *,
-    sqlite: bool,
     signals: frozenset[str] = BOTH_SIGNALS,
-    vector_cache: VectorCache | None = None,
+    memory_cache: MemoryCache | None = None,
 ) -> Recalled:
-    """``signals`` narrows ranking to one signal (the benchmark's baselines); ``vector_cache``
-    keeps profiles' decoded vectors between calls (the process's one, shared)."""
+    """``signals`` narrows ranking to one signal (the benchmark's baselines); ``memory_cache``
+    keeps profiles' tokenised texts and decoded vectors between calls (the process's one, shared)."""
     started = time.perf_counter()
     canonical_pk = scope.profile.pk
     query = (request.query or "").strip()
@@ -85,20 +84,19 @@ def recall(
         mode = "hybrid" if use_lexical and use_semantic else ("semantic" if use_semantic else "lexical")
         terms = query_terms(query) if use_lexical else []
         query_vector = embedder.encode([query])[0] if use_semantic else None
+        model_name = embedder.name if embedder is not None else None
         for model, limit in kinds.items():
             if not limit:
                 continue
-            vectors = None
-            if query_vector is not None:
-                vectors = _profile_vectors(session, model, canonical_pk, begin, end, embedder.name, vector_cache)
+            memories = _profile_memories(session, model, canonical_pk, begin, end, model_name, memory_cache)
             ranked_signals = []
             if terms:
-                lexical = repository.lexical_evidence(session, model, canonical_pk, terms, begin, end, sqlite=sqlite)
+                lexical = memories.lexical.evidence(terms)
                 coverage = term_coverage(lexical.matches_per_term, lexical.population)
-                judged = vectors.judged if vectors is not None else frozenset()
+                judged = memories.judged if query_vector is not None else frozenset()
                 ranked_signals.append(lexical_signal(lexical.ranked, coverage, judged))
-            if vectors is not None:
-                ranked_signals.append(semantic_signal(semantic_ranking(query_vector, vectors.keys, vectors.matrix)))
+            if query_vector is not None:
+                ranked_signals.append(semantic_signal(semantic_ranking(query_vector, memories.keys, memories.matrix)))
             if terms:
                 identifiers = identifier_signal(terms, lexical.matches_per_term, ranked_signals)
                 if identifiers is not None:
@@ -113,28 +111,38 @@ def recall(
     return Recalled(found[Observation], found[ConversationSummary], communications, mode, elapsed_ms)
 
 
-def _profile_vectors(
+def _profile_memories(
     session: Session,
     model,
     canonical_pk: int,
     begin,
     end,
-    model_name: str,
-    vector_cache: VectorCache | None,
-) -> ProfileVectors:
-    """The vectors in scope, from the cache while its fingerprint holds. A date range reads
-    them directly: moving a memory's date changes no fingerprint."""
-    if vector_cache is None or begin is not None or end is not None:
-        keys, matrix = decoded(repository.embedded_vectors(session, model, canonical_pk, begin, end, model_name))
-        return ProfileVectors(None, keys, frozenset(keys), matrix)
+    model_name: str | None,
+    memory_cache: MemoryCache | None,
+) -> ProfileMemories:
+    """The memories in scope, from the cache while its fingerprint holds, or extended there by
+    the memories added since. A date range reads them directly: moving a memory's date changes
+    no fingerprint."""
+    if memory_cache is None or begin is not None or end is not None:
+        return ProfileMemories.of(None, repository.searched_memories(session, model, canonical_pk, model_name, begin, end)[1])
     cache_key = (model.__tablename__, canonical_pk, model_name)
-    cached = vector_cache.get(cache_key, repository.vector_fingerprint(session, model, canonical_pk, model_name))
-    if cached is not None:
+    fingerprint = repository.vector_fingerprint(session, model, canonical_pk, model_name)
+    cached = memory_cache.get(cache_key)
+    if cached is not None and cached.fingerprint == fingerprint:
         return cached
-    fingerprint, candidates = repository.fingerprinted_vectors(session, model, canonical_pk, model_name)
-    keys, matrix = decoded(candidates)
-    entry = ProfileVectors(fingerprint, keys, frozenset(keys), matrix)
-    vector_cache.put(cache_key, entry)
+    entry = None
+    if cached is not None and cached.fingerprint.newest_key is not None:
+        # Mostly a profile changes by memories written since (an agent writes, then recalls):
+        # read those alone, and keep the entry if with them it has the fingerprint just read,
+        # which it has only if none of its own memories changed.
+        added_fingerprint, added = repository.searched_memories(
+            session, model, canonical_pk, model_name, after_key=cached.fingerprint.newest_key
+        )
+        if added and cached.fingerprint.followed_by(added_fingerprint) == fingerprint:
+            entry = cached.extended(fingerprint, added)
+    if entry is None:
+        entry = ProfileMemories.of(*repository.searched_memories(session, model, canonical_pk, model_name))
+    memory_cache.put(cache_key, entry)
     return entry
 
 

@@ -1,4 +1,4 @@
-"""SQL of observations, revisions, summaries, embeddings and their full-text search.
+"""SQL of observations, revisions, summaries, their embeddings and communications.
 
 Rows keep the profile they were written under. Every read gathers the rows of a
 canonical profile *and* of the profiles merged into it (``in_scope``), so a merge needs
@@ -6,26 +6,21 @@ no data migration and memories follow the survivor.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     Select,
     and_,
     case,
-    column,
     delete,
     exists,
+    false,
     func,
-    literal,
     literal_column,
     or_,
     select,
-    table,
-    union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from convmem.database.tables import (
@@ -38,8 +33,7 @@ from convmem.database.tables import (
     Profile,
 )
 from convmem.memory.embeddings import Vector
-from convmem.memory.ranking import fts5_match
-from convmem.memory.vector_cache import Fingerprint
+from convmem.memory.memory_cache import Fingerprint
 
 MemoryModel = type[Observation] | type[ConversationSummary]
 
@@ -170,151 +164,23 @@ def summaries_listing(canonical_pk: int, conversation_id: str | None) -> Select:
 # --- recall ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LexicalEvidence:
-    ranked: list[int]  # keys matching any term, best first
-    matches_per_term: list[set[int]]  # for each term, the keys containing it
-    population: int  # rows in scope, for the terms' IDF
-
-
-RANKED, POPULATION = -1, -2
-
-
-def lexical_evidence(
-    session: Session,
-    model: MemoryModel,
-    canonical_pk: int,
-    terms: Sequence[str],
-    begin: datetime | None,
-    end: datetime | None,
-    *,
-    sqlite: bool,
-) -> LexicalEvidence:
-    """Full-text ranking (bm25 on SQLite, ts_rank_cd on PostgreSQL), the matches of each term
-    and the number of rows in scope, in one round trip."""
-    scoped = (in_scope(model, canonical_pk), *occurred_between(model, begin, end))
-    if not sqlite:
-        return _TsVector(model).evidence(session, scoped, terms)
-    search = _Fts5(model, scope_profiles(session, canonical_pk))
-    parts = [
-        search.matching(select(literal(RANKED), model.id, search.badness(terms)).where(*scoped), terms),
-        select(literal(POPULATION), func.count(), literal(0.0)).select_from(model).where(*scoped),
-    ]
-    for index, term in enumerate(terms):
-        parts.append(search.matching(select(literal(index), model.id, literal(0.0)).where(*scoped), [term]))
-
-    order: list[tuple[float, int]] = []
-    matches: list[set[int]] = [set() for _ in terms]
-    population = 0
-    for part, value, badness in session.execute(union_all(*parts)):
-        if part == RANKED:
-            order.append((badness, -value))  # ties: newer first
-        elif part == POPULATION:
-            population = value
-        else:
-            matches[part].add(value)
-    return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, population)
-
-
-def scope_profiles(session: Session, canonical_pk: int) -> list[int]:
-    """The canonical profile and every profile merged into it."""
-    return list(
-        session.scalars(select(Profile.id).where(or_(Profile.id == canonical_pk, Profile.canonical_id == canonical_pk)))
-    )
-
-
-class _Fts5:
-    """SQLite: the external-content FTS5 table ``<table>_fts`` (porter stemming), which indexes
-    each row's ``profile_id`` too, so a search walks only the profiles in scope (migration 0012)."""
-
-    def __init__(self, model: MemoryModel, profile_pks: Sequence[int]):
-        self.model = model
-        self.profile_pks = profile_pks
-        self.name = f"{model.__tablename__}_fts"
-        self.table = table(self.name, column("rowid"), column(self.name))
-
-    def matching(self, stmt: Select, terms: Sequence[str]) -> Select:
-        return stmt.join(self.table, self.table.c.rowid == self.model.id).where(
-            self.table.c[self.name].op("MATCH")(fts5_match(terms, self.profile_pks))
-        )
-
-    def badness(self, _terms: Sequence[str]):
-        # Negative, lower is better; the profile column carries no weight.
-        return func.bm25(self.table.c[self.name], 1.0, 0.0)
-
-
-class _TsVector:
-    """PostgreSQL: the generated ``search_vector`` column ('english': stemming, stop words)."""
-
-    def __init__(self, model: MemoryModel):
-        self.model = model
-        self.vector = literal_column(f"{model.__tablename__}.search_vector")
-
-    def evidence(self, session: Session, scoped: Sequence, terms: Sequence[str]) -> LexicalEvidence:
-        """One pass over the rows in scope that match any term, telling for each row which terms
-        it matches: the planner starts from the profile's rows, so every extra statement part
-        would walk them again (and be planned again)."""
-        # One phrase per term (an identifier such as "gc-7k2p-9qx4" is several lexemes in a row),
-        # stemmed and without stop words; OR-ed, so partial matches count.
-        per_term = [func.phraseto_tsquery("english", term) for term in terms]
-        any_term = per_term[0]
-        for query in per_term[1:]:
-            any_term = any_term.op("||", return_type=TSQUERY)(query)
-        population = select(func.count()).select_from(self.model).where(*scoped).scalar_subquery()
-        stmt = select(
-            self.model.id,
-            func.ts_rank_cd(self.vector, any_term),
-            population,
-            *(self.vector.op("@@")(query) for query in per_term),
-        ).where(*scoped, self.vector.op("@@")(any_term))
-        order: list[tuple[float, int]] = []
-        matches: list[set[int]] = [set() for _ in terms]
-        total = 0
-        for key, rank, total, *flags in session.execute(stmt):
-            order.append((-rank, -key))  # ties: newer first
-            for index, flag in enumerate(flags):
-                if flag:
-                    matches[index].add(key)
-        return LexicalEvidence([-negated_key for _, negated_key in sorted(order)], matches, total)
-
-
-def embedded_vectors(
-    session: Session,
-    model: MemoryModel,
-    canonical_pk: int,
-    begin: datetime | None,
-    end: datetime | None,
-    model_name: str,
-) -> list[tuple[int, bytes]]:
-    """``(key, vector)`` of the rows in scope whose embedding is ready; the rest are found lexically only."""
-    foreign_key = MemoryEmbedding.observation_id if model is Observation else MemoryEmbedding.summary_id
-    stmt = (
-        select(model.id, MemoryEmbedding.vector)
-        .join(MemoryEmbedding, foreign_key == model.id)
-        .where(
-            in_scope(model, canonical_pk),
-            *occurred_between(model, begin, end),
-            MemoryEmbedding.vector.is_not(None),
-            MemoryEmbedding.model == model_name,
-        )
-        .order_by(model.id)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        return [(key, bytes(vector)) for key, vector in _binary_rows(session, stmt)]
-    return [(key, vector) for key, vector in session.execute(stmt)]
-
-
 def _embedding_join(model: MemoryModel):
     return MemoryEmbedding.observation_id if model is Observation else MemoryEmbedding.summary_id
 
 
-def vector_fingerprint(session: Session, model: MemoryModel, canonical_pk: int, model_name: str) -> Fingerprint:
-    """The fingerprint of the vectors in scope (``vector_cache``), in one aggregate statement."""
-    ready = case((and_(MemoryEmbedding.vector.is_not(None), MemoryEmbedding.model == model_name), 1))
+def _ready(model_name: str | None):
+    """The condition for an embedding row holding a vector of the model in use."""
+    if model_name is None:
+        return false()
+    return and_(MemoryEmbedding.vector.is_not(None), MemoryEmbedding.model == model_name)
+
+
+def vector_fingerprint(session: Session, model: MemoryModel, canonical_pk: int, model_name: str | None) -> Fingerprint:
+    """The fingerprint of the memories in scope (``memory_cache``), in one aggregate statement."""
     totals = (
         select(
             func.count().label("rows"),
-            func.count(ready).label("ready"),
+            func.count(case((_ready(model_name), 1))).label("ready"),
             func.coalesce(func.sum(MemoryEmbedding.generation), 0).label("generations"),
             func.max(model.id).label("newest_key"),
         )
@@ -330,31 +196,40 @@ def vector_fingerprint(session: Session, model: MemoryModel, canonical_pk: int, 
     return Fingerprint(rows, ready_rows, int(generations), newest_key, sid)
 
 
-def fingerprinted_vectors(
-    session: Session, model: MemoryModel, canonical_pk: int, model_name: str
-) -> tuple[Fingerprint, list[tuple[int, bytes]]]:
-    """Every ``(key, vector)`` of the model in use in scope, oldest first, with their fingerprint
-    (``vector_fingerprint``) computed from the same statement, hence the same snapshot."""
-    ready_vector = case((MemoryEmbedding.model == model_name, MemoryEmbedding.vector))
+def searched_memories(
+    session: Session,
+    model: MemoryModel,
+    canonical_pk: int,
+    model_name: str | None,
+    begin: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    after_key: int | None = None,
+) -> tuple[Fingerprint, list[tuple[int, str, bytes | None]]]:
+    """Every ``(key, text, vector)`` of the model in scope (in the date range, newer than
+    ``after_key``), oldest first, the vector None until the model in use has embedded it, with
+    the fingerprint (``vector_fingerprint``) computed from the same statement, hence the same
+    snapshot."""
+    ready_vector = case((_ready(model_name), MemoryEmbedding.vector))
+    newer = [model.id > after_key] if after_key is not None else []
     stmt = (
-        select(model.id, model.sid, MemoryEmbedding.generation, ready_vector)
+        select(model.id, model.sid, MemoryEmbedding.generation, model.content, ready_vector)
         .join(MemoryEmbedding, _embedding_join(model) == model.id)
-        .where(in_scope(model, canonical_pk))
+        .where(in_scope(model, canonical_pk), *occurred_between(model, begin, end), *newer)
         .order_by(model.id)
     )
     if session.get_bind().dialect.name == "postgresql":
         rows = _binary_rows(session, stmt)
     else:
         rows = session.execute(stmt).all()
-    vectors = [(key, bytes(vector)) for key, _, _, vector in rows if vector is not None]
     fingerprint = Fingerprint(
         rows=len(rows),
-        ready=len(vectors),
-        generations=sum(generation for _, _, generation, _ in rows),
+        ready=sum(1 for row in rows if row[4] is not None),
+        generations=sum(row[2] for row in rows),
         newest_key=rows[-1][0] if rows else None,
         newest_sid=rows[-1][1] if rows else None,
     )
-    return fingerprint, vectors
+    return fingerprint, [(key, text, None if vector is None else bytes(vector)) for key, _, _, text, vector in rows]
 
 
 def _binary_rows(session: Session, stmt: Select) -> list[tuple]:

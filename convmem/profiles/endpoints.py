@@ -59,7 +59,7 @@ def fetch_profile(
 
 @router.patch("/{profileId}", status_code=202, response_model=ProfileAccepted)
 def patch_profile(
-    session: WriteSession, store: LockedStore, clock: WriteClockDep, profileId: str = PROFILE_ID, body: ProfilePatch = Body()
+    session: WriteSession, store: SharedStore, clock: WriteClockDep, profileId: str = PROFILE_ID, body: ProfilePatch = Body()
 ):
     ctx = load_context(session, store)
     service.upsert(session, ctx, body.traits, source="api:patch", clock=clock, anchor_sid=profileId)

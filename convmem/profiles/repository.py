@@ -10,11 +10,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session, aliased
 
-from convmem.database import sqlite_rows
+from convmem.database import bulk_copy, sqlite_rows
 from convmem.database.tables import (
     IdentifierMatchKey,
     NeverMergePair,
@@ -30,15 +31,30 @@ _HOLDERS_OF_VALUES = select(ProfileIdentifier.profile_id, ProfileIdentifier.id_t
     ProfileIdentifier.value.in_(bindparam("values", expanding=True)),
 )
 
+# PostgreSQL: one index probe per wanted pair, whatever the statistics say. ``OFFSET 0`` keeps
+# the probe a subquery run per pair; as a plain join, the planner of a table that an import is
+# filling (its statistics a few thousand rows behind) chose to read the store's values whole.
+_HOLDERS_OF_PAIRS = text(
+    "SELECT held.profile_id, wanted.id_type, wanted.value"
+    " FROM unnest(CAST(:id_types AS text[]), CAST(:values AS text[])) AS wanted (id_type, value)"
+    " CROSS JOIN LATERAL (SELECT profile_id FROM profile_identifiers"
+    " WHERE store_id = :store AND id_type = wanted.id_type AND value = wanted.value OFFSET 0) AS held"
+)
+
 
 def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) -> list[Held]:
     """Stored values equal to a wanted (type, value) pair. One prebuilt statement for all the
     values (a round trip per type would add up: this runs on every profile write). It asks for
     every wanted type with every wanted value; the few rows of one type holding another type's
-    value are dropped here."""
+    value are dropped here. PostgreSQL, whose plan for a long IN list of a table an import is
+    filling went from a scan of the store to seconds a chunk, is asked for the pairs themselves."""
     pairs = set(wanted)
     if not pairs:
         return []
+    if bulk_copy.is_postgresql(session):
+        id_types, values = zip(*pairs)
+        found = session.execute(_HOLDERS_OF_PAIRS, {"store": store_pk, "id_types": list(id_types), "values": list(values)})
+        return [Held(row.profile_id, row.id_type, row.value) for row in found]
     found = session.execute(
         _HOLDERS_OF_VALUES,
         {"store": store_pk, "id_types": list({t for t, _ in pairs}), "values": list({v for _, v in pairs})},
@@ -47,7 +63,9 @@ def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) 
 
 
 def insert_match_keys(session: Session, rows: Sequence[dict]) -> None:
-    if rows:
+    if bulk_copy.copies(session, rows):
+        bulk_copy.copy_rows(session, IdentifierMatchKey.__table__, rows)
+    elif rows:
         session.execute(insert(IdentifierMatchKey.__table__), list(rows))
 
 
@@ -230,8 +248,13 @@ def never_merge_listing(store_pk: int) -> Select:
 
 
 def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
-    """Insert profile rows in one statement; returns sid -> primary key."""
+    """Insert profile rows in one statement (PostgreSQL, many rows: one COPY, with keys taken
+    beforehand; SQLite: the driver's executemany, keys allocated); returns sid -> primary key."""
     table = Profile.__table__
+    if bulk_copy.copies(session, rows):
+        keyed = [{"id": pk, **row} for pk, row in zip(bulk_copy.next_ids(session, table, len(rows)), rows)]
+        bulk_copy.copy_rows(session, table, keyed)
+        return {row["sid"]: row["id"] for row in keyed}
     if sqlite_rows.is_sqlite(session):
         return dict(zip((row["sid"] for row in rows), sqlite_rows.insert_rows(session, table, rows, allocate_ids=True)))
     inserted = session.execute(
@@ -241,10 +264,18 @@ def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
 
 
 def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids: bool = False) -> list[tuple[int, str, str]]:
-    """Insert identifier rows in one statement; with ``returning_ids``, their (id, idType, value)."""
+    """Insert identifier rows in one statement (PostgreSQL, many rows: one COPY; SQLite: the
+    driver's executemany); with ``returning_ids``, their (id, idType, value)."""
     if not rows:
         return []
     table = ProfileIdentifier.__table__
+    if bulk_copy.copies(session, rows):
+        if not returning_ids:
+            bulk_copy.copy_rows(session, table, rows)
+            return []
+        keyed = [{"id": pk, **row} for pk, row in zip(bulk_copy.next_ids(session, table, len(rows)), rows)]
+        bulk_copy.copy_rows(session, table, keyed)
+        return [(row["id"], row["id_type"], row["value"]) for row in keyed]
     if sqlite_rows.is_sqlite(session):
         ids = sqlite_rows.insert_rows(session, table, rows, allocate_ids=returning_ids)
         return [(pk, row["id_type"], row["value"]) for pk, row in zip(ids, rows)]
@@ -252,6 +283,15 @@ def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids:
         session.execute(insert(table), list(rows))
         return []
     return list(session.execute(insert(table).returning(table.c.id, table.c.id_type, table.c.value), list(rows)).tuples())
+
+
+def merged_into(session: Session, profile_pk: int) -> tuple[str, str] | None:
+    """``(sid, canonical sid)`` of a profile merged into another; None while it is live."""
+    canonical = aliased(Profile)
+    row = session.execute(
+        select(Profile.sid, canonical.sid).join(canonical, canonical.id == Profile.canonical_id).where(Profile.id == profile_pk)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def delete_never_merge_pair(session: Session, store_pk: int, sid: str) -> bool:

@@ -3,8 +3,8 @@
 Creates, patches, identifier writes, bulk batches and imports all end here. The caller holds
 the store's write lock and owns the transaction.
 
-The store's lock is held exclusively by most callers. Creates hold it shared (PostgreSQL), so
-creates of one store run side by side, and the writer locks what a write can touch before it
+The store's lock is held exclusively by most callers. Creates, trait patches and added
+identifiers hold it shared (PostgreSQL), so those writes of one store run side by side, and the writer locks what a write can touch before it
 reads anything it decides on: first the write's identifier keys (``(store, type, value)``; a
 fuzzy matching type, whose matches no value names, as one key per type), then the profiles
 holding those values. Every change to an identifier row is made holding the key of its value,
@@ -39,6 +39,7 @@ from convmem.identity.resolution import (
 from convmem.kit.clock import WriteClock
 from convmem.kit.ids import Prefix, new_id
 from convmem.profiles import match_index, repository
+from convmem.profiles.addressing import ProfileMoved
 from convmem.profiles.context import StoreContext
 from convmem.traitgroups.service import validate_traits
 from convmem.web.errors import ApiError, Code, bad_request
@@ -248,7 +249,8 @@ def _stable_holders(
     """The stored values a write carrying ``wanted`` resolves against (``match_index.holders``),
     read once nothing else can change them before the transaction ends: under an exclusive
     store lock at once; under a shared one after locking the write's identifier keys and the
-    profiles holding them (and ``anchor``), as the module's docstring tells."""
+    profiles holding them (and ``anchor``), as the module's docstring tells. An ``anchor`` found
+    merged once locked raises ``ProfileMoved``, as it would have, had the merge come first."""
     def read() -> list[Held]:
         return match_index.holders(session, ctx.pk, ctx.settings, wanted, fuzzy_types=fuzzy_types)
 
@@ -267,6 +269,10 @@ def _stable_holders(
             break
         savepoint.rollback()
         profiles |= reached
+    if anchor is not None:
+        moved = repository.merged_into(session, anchor)
+        if moved is not None:  # a create merged it into another profile before its lock was ours
+            raise ProfileMoved(*moved)
     return held
 
 

@@ -14,7 +14,8 @@ so a 2xx is only ever sent for a committed write, and a failed commit is answere
 write transaction, locked against the store's other writers (PostgreSQL: an advisory lock per
 store; SQLite: the write transaction itself) and read as it is once the lock is held.
 ``SharedStore`` holds that PostgreSQL lock in shared mode instead, beside other shared holders:
-only for profile creates, whose writer locks the identifiers and profiles it touches itself
+only for the writes that go through ``profiles.writer.write`` alone (profile creates, trait
+patches, added identifiers), which lock the identifiers and profiles they touch themselves
 (``profiles/writer.py``). Everything else keeps ``LockedStore``.
 """
 

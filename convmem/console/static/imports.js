@@ -70,7 +70,7 @@
       if (hit) select.value = `${hit.traitGroup}.${hit.traitName}`;
       cell.append(select);
       const why = document.createElement("td");
-      why.textContent = hit ? `name ${hit.score}% alike` : "";
+      why.textContent = hit ? hit.rationale : "";
       row.append(name, cell, why);
       rows.append(row);
     });

@@ -1,0 +1,73 @@
+"""PostgreSQL's ``COPY ... FROM STDIN`` for the write path's inserts of many rows.
+
+A multi-row INSERT of a thousand rows binds seven thousand parameters: psycopg rewrites its
+text for every batch (it is too long to cache) and PostgreSQL parses and plans it anew, which
+cost an import nearly as much as storing the rows (``docs/benchmarks.md``). COPY streams the
+same rows instead.
+
+Each value goes through its column type's bind processor, as it would in an INSERT (JSON
+written by the engine's serializer, timestamps in UTC), so the stored rows are the same.
+Keys that other rows must point at are taken from the table's own sequence beforehand, as
+the INSERT's column default would take them, instead of coming back through RETURNING.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import Column, Table, text
+from sqlalchemy.orm import Session
+
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)")
+
+
+# Below this many rows an INSERT is one round trip where COPY (with its keys taken first) is two
+# or three: a single create keeps its INSERT.
+COPY_FROM_ROWS = 50
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def copies(session: Session, rows: Sequence) -> bool:
+    """Whether ``rows`` go in with ``copy_rows``: many of them, on PostgreSQL."""
+    return len(rows) >= COPY_FROM_ROWS and is_postgresql(session)
+
+
+def next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` new keys of ``table`` from the sequence behind its ``id``, ascending: given to
+    rows in order, they keep the order of addition an INSERT would have given them."""
+    return sorted(session.scalars(_NEXT_IDS, {"table": table.name, "count": count}))
+
+
+def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` with one COPY, in the session's
+    transaction. A column the rows leave out gets its Python-side default, evaluated for each
+    row as an INSERT would, else its server default or NULL."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    given = list(rows[0])
+    defaults = [
+        column for column in table.columns
+        if column.name not in rows[0] and column.default is not None and (column.default.is_scalar or column.default.is_callable)
+    ]
+    columns = [table.c[name] for name in given] + defaults
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    quote = dialect.identifier_preparer
+    statement = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(column.name) for column in columns)}) FROM STDIN"
+    with connection.connection.driver_connection.cursor() as cursor:
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    values = [row[name] for name in given] + [_default_of(column) for column in defaults]
+                    copy.write_row([value if process is None else process(value) for value, process in zip(values, processors)])
+        except dialect.loaded_dbapi.Error as error:
+            # Raised as SQLAlchemy raises a statement's errors, the connection invalidated if it
+            # is lost: ``database.faults`` and the worker tell an unreachable database by them.
+            connection._handle_dbapi_exception(error, statement, None, cursor, None)
+
+
+def _default_of(column: Column):
+    default = column.default
+    return default.arg(None) if default.is_callable else default.arg
