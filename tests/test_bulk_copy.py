@@ -47,11 +47,14 @@ class SteppingClock:
     """A ``WriteClock`` whose ticks are the same in every run."""
 
     def __init__(self) -> None:
-        self.ticks = 0
+        self.count = 0
 
     def tick(self) -> str:
-        self.ticks += 1
-        return datetime(2026, 1, 1, 0, 0, self.ticks % 60, self.ticks, tzinfo=timezone.utc).isoformat(timespec="microseconds")
+        self.count += 1
+        return datetime(2026, 1, 1, 0, 0, self.count % 60, self.count, tzinfo=timezone.utc).isoformat(timespec="microseconds")
+
+    def ticks(self, count: int) -> list[str]:
+        return [self.tick() for _ in range(count)]
 
 
 BATCHES = [
