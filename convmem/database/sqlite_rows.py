@@ -5,7 +5,7 @@ transaction. Through SQLAlchemy Core each row's parameters are processed one by 
 (``construct_params``, then each value's type), which costs more than SQLite's own insert.
 Here each column's value goes through the bind processor the engine's dialect gives its type
 (the JSON serializer, the ``UTCDateTime`` text), so the stored text is the same, and the
-tuples go straight to the connection's cursor, inside the session's transaction.
+tuples go to the driver's ``executemany`` as driver SQL, inside the session's transaction.
 
 Primary keys are allocated here when the caller needs them: a rowid table without
 AUTOINCREMENT gives a new row ``max(id) + 1``, and a SQLite write transaction is the
@@ -41,11 +41,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict], *, allocat
     else:
         ids = range(0)
     statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(statement, zip(*columns))
-    finally:
-        cursor.close()
+    # Driver SQL: no compiling or parameter processing, but SQLAlchemy's cursor events (the
+    # statement counts of ``bench/statements_bench.py``) and its translation of driver errors.
+    connection.exec_driver_sql(statement, list(zip(*columns)))
     return ids
 
 
