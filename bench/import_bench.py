@@ -1,7 +1,7 @@
 """CSV import throughput against a plain sqlite3 ``executemany`` baseline, in one run.
 
-    python bench/import_bench.py [--rows 1000000]
-    python bench/import_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test [--rows 100000]
+    python -m bench.import_bench [--rows 1000000]
+    python -m bench.import_bench --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test [--rows 100000]
 
 Generates a CSV (fixed seed, 10 columns, unique email and phone; ~100 bytes a row) under
 bench/out/, starts a server on an empty SQLite database with its worker as a separate
