@@ -50,7 +50,6 @@ from sqlalchemy import select
 
 from bench.recall_quality import (
     CLASSES,
-    CUTOFFS,
     MODES,
     Query,
     build,
@@ -58,7 +57,7 @@ from bench.recall_quality import (
     embed_everything,
     evaluate,
     percentile,
-    recall_at,
+    print_quality,
 )
 from convmem.config import Settings
 from convmem.database.engine import Database
@@ -272,17 +271,7 @@ def main() -> None:
         f"mem0 added them (one add each, infer=False) in {mem0_seconds:.1f} s"
     )
     for size in args.sizes:
-        sized = [query for query in queries if query.size == size]
-        counts = ", ".join(f"{sum(q.kind == kind for q in sized)} {kind}" for kind in CLASSES)
-        print(f"\n{size} memories per profile: {len(sized)} queries ({counts}); recall@1 / @3 / @5\n")
-        print("| class | " + " | ".join(modes) + " |")
-        print("|---|" + "---|" * len(modes))
-        for kind in CLASSES:
-            cells = [
-                " / ".join(f"{recall_at(ranks[(mode, size, kind)], cutoff):.2f}" for cutoff in CUTOFFS)
-                for mode in modes
-            ]
-            print(f"| {kind} | " + " | ".join(cells) + " |")
+        print_quality(ranks, queries, size, modes)
 
     same, differing = rank_agreement(ranks, args.sizes)
     print(f"\nmem0's rank equals convmem semantic's for {same} of {same + len(differing)} queries")

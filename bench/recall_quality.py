@@ -27,6 +27,7 @@ import string
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -450,6 +451,19 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+def print_quality(ranks: dict, queries: list[Query], size: int, modes: Collection[str]) -> list[Query]:
+    """The recall@1 / @3 / @5 table of one size, a column per mode; returns that size's queries."""
+    sized = [query for query in queries if query.size == size]
+    counts = ", ".join(f"{sum(q.kind == kind for q in sized)} {kind}" for kind in CLASSES)
+    print(f"\n{size} memories per profile: {len(sized)} queries ({counts}); recall@1 / @3 / @5\n")
+    print("| class | " + " | ".join(modes) + " |")
+    print("|---|" + "---|" * len(modes))
+    for kind in CLASSES:
+        cells = [" / ".join(f"{recall_at(ranks[(mode, size, kind)], cutoff):.2f}" for cutoff in CUTOFFS) for mode in modes]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    return sized
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000], help="memories per profile")
@@ -480,17 +494,7 @@ def main() -> None:
     )
     print(f"model load {load_seconds:.1f} s (excluded below); embedding {items} memories took {embed_seconds:.1f} s")
     for size in args.sizes:
-        sized = [query for query in queries if query.size == size]
-        counts = ", ".join(f"{sum(q.kind == kind for q in sized)} {kind}" for kind in CLASSES)
-        print(f"\n{size} memories per profile: {len(sized)} queries ({counts}); recall@1 / @3 / @5\n")
-        print("| class | " + " | ".join(MODES) + " |")
-        print("|---|" + "---|" * len(MODES))
-        for kind in CLASSES:
-            cells = [
-                " / ".join(f"{recall_at(ranks[(mode, size, kind)], cutoff):.2f}" for cutoff in CUTOFFS)
-                for mode in MODES
-            ]
-            print(f"| {kind} | " + " | ".join(cells) + " |")
+        sized = print_quality(ranks, queries, size, MODES)
         samples = latency_ms(db, scopes, sized, embedder, args.rounds)
         print(
             f"\nhybrid Recall latency at {size} memories over {len(samples)} calls (default limits 20/5): "
