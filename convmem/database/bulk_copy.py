@@ -48,10 +48,7 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
     connection = session.connection()
     dialect = connection.dialect
     given = list(rows[0])
-    defaults = [
-        column for column in table.columns
-        if column.name not in rows[0] and column.default is not None and (column.default.is_scalar or column.default.is_callable)
-    ]
+    defaults = defaulted_columns(table, given)
     columns = [table.c[name] for name in given] + defaults
     processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     quote = dialect.identifier_preparer
@@ -60,7 +57,7 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
         try:
             with cursor.copy(statement) as copy:
                 for row in rows:
-                    values = [row[name] for name in given] + [_default_of(column) for column in defaults]
+                    values = [row[name] for name in given] + [default_value(column) for column in defaults]
                     copy.write_row([value if process is None else process(value) for value, process in zip(values, processors)])
         except dialect.loaded_dbapi.Error as error:
             # Raised as SQLAlchemy raises a statement's errors, the connection invalidated if it
@@ -68,6 +65,16 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
             connection._handle_dbapi_exception(error, statement, None, cursor, None)
 
 
-def _default_of(column: Column):
+def defaulted_columns(table: Table, given: Sequence[str]) -> list[Column]:
+    """The columns of ``table`` not in ``given`` that have a Python-side default: an INSERT
+    that leaves them out gets it (``default_value``), so a bulk insert must give it too."""
+    return [
+        column for column in table.columns
+        if column.name not in given and column.default is not None and (column.default.is_scalar or column.default.is_callable)
+    ]
+
+
+def default_value(column: Column):
+    """``column``'s Python-side default, evaluated once (per row, as an INSERT does)."""
     default = column.default
     return default.arg(None) if default.is_callable else default.arg

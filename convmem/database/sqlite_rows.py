@@ -21,6 +21,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
+from convmem.database.bulk_copy import default_value, defaulted_columns
+
 
 def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
@@ -33,7 +35,11 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict], *, allocat
         return range(0)
     connection = session.connection()
     names = list(rows[0])
-    columns = [_bound(table.c[name].type, [row[name] for row in rows], connection.dialect) for name in names]
+    values = {name: [row[name] for row in rows] for name in names}
+    for column in defaulted_columns(table, names):  # what an INSERT leaving it out would store
+        values[column.name] = [default_value(column) for _ in rows]
+    names = list(values)
+    columns = [_bound(table.c[name].type, values[name], connection.dialect) for name in names]
     if allocate_ids:
         first = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one() + 1
         ids = range(first, first + len(rows))
