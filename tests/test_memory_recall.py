@@ -719,7 +719,7 @@ def test_the_cache_keeps_to_its_budget():
 
     def entry(rows):
         fingerprint = Fingerprint(rows, rows, rows, rows, "sid")
-        memories = ProfileMemories(fingerprint, LexicalIndex([]), list(range(rows)), frozenset(), np.zeros((rows, 4), np.float32))
+        memories = ProfileMemories(fingerprint, LexicalIndex([]), list(range(rows)), np.zeros((rows, 4), np.float32))
         return fingerprint, memories
 
     cache = MemoryCache(budget_bytes=3 * 16 * 10)  # three entries of 10 rows of 4 float32

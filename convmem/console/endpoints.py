@@ -413,7 +413,7 @@ def start_import(
 
 @pages.get("/stores/{store_sid}/memory")
 def memory_page(
-    request: Request, user: SignedIn, db: AppDatabase, session: ReadSession, store_sid: str, profile: str = "", query: str = ""
+    request: Request, user: SignedIn, session: ReadSession, store_sid: str, profile: str = "", query: str = ""
 ) -> HTMLResponse:
     store = _store(session, user, store_sid)
     found, problem = None, None

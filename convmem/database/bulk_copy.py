@@ -24,13 +24,9 @@ _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM gene
 COPY_FROM_ROWS = 50
 
 
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def copies(session: Session, rows: Sequence) -> bool:
     """Whether ``rows`` go in with ``copy_rows``: many of them, on PostgreSQL."""
-    return len(rows) >= COPY_FROM_ROWS and is_postgresql(session)
+    return len(rows) >= COPY_FROM_ROWS and session.get_bind().dialect.name == "postgresql"
 
 
 def next_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -39,12 +35,16 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
     return sorted(session.scalars(_NEXT_IDS, {"table": table.name, "count": count}))
 
 
-def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
+def copy_rows(session: Session, table: Table, rows: Sequence[dict], *, allocate_ids: bool = False) -> list[int]:
     """Insert ``rows`` (dicts with the same keys) into ``table`` with one COPY, in the session's
-    transaction. A column the rows leave out gets its Python-side default, evaluated for each
-    row as an INSERT would, else its server default or NULL."""
+    transaction; returns their primary keys in order when ``allocate_ids`` (taken beforehand
+    with ``next_ids``), else an empty list. A column the rows leave out gets its Python-side
+    default, evaluated for each row as an INSERT would, else its server default or NULL."""
     if not rows:
-        return
+        return []
+    ids = next_ids(session, table, len(rows)) if allocate_ids else []
+    if ids:
+        rows = [{"id": pk, **row} for pk, row in zip(ids, rows)]
     connection = session.connection()
     dialect = connection.dialect
     given = list(rows[0])
@@ -63,6 +63,7 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict]) -> None:
             # Raised as SQLAlchemy raises a statement's errors, the connection invalidated if it
             # is lost: ``database.faults`` and the worker tell an unreachable database by them.
             connection._handle_dbapi_exception(error, statement, None, cursor, None)
+    return ids
 
 
 def defaulted_columns(table: Table, given: Sequence[str]) -> list[Column]:

@@ -24,10 +24,6 @@ from sqlalchemy.types import TypeEngine
 from convmem.database.bulk_copy import default_value, defaulted_columns
 
 
-def is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def insert_rows(session: Session, table: Table, rows: Sequence[dict], *, allocate_ids: bool = False) -> range:
     """Insert ``rows`` (dicts with the same keys) into ``table``; returns their primary keys
     in order when ``allocate_ids``, else an empty range."""

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from convmem.database import bulk_copy, sqlite_rows
+from convmem.database import bulk
 from convmem.database.tables import ProfileHistory
 
 PROFILE, TRAIT, IDENTIFIER = "profile", "trait", "identifier"
@@ -122,11 +121,4 @@ class Changes:
 
 
 def save(session: Session, rows: Sequence[dict]) -> None:
-    """Insert the rows in one statement (PostgreSQL, many rows: one COPY; SQLite: the driver's
-    executemany)."""
-    if bulk_copy.copies(session, rows):
-        bulk_copy.copy_rows(session, ProfileHistory.__table__, rows)
-    elif rows and sqlite_rows.is_sqlite(session):
-        sqlite_rows.insert_rows(session, ProfileHistory.__table__, rows)
-    elif rows:
-        session.execute(insert(ProfileHistory.__table__), list(rows))
+    bulk.insert_rows(session, ProfileHistory.__table__, rows)

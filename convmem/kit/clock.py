@@ -14,13 +14,11 @@ class WriteClock:
         self._last = datetime.min.replace(tzinfo=timezone.utc)
 
     def tick(self) -> str:
-        with self._lock:
-            self._last = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
-            return self._last.isoformat(timespec="microseconds")
+        return self.ticks(1)[0]
 
     def ticks(self, count: int) -> list[str]:
-        """``count`` ticks, each later than the one before, as ``count`` calls of ``tick``
-        would give them; one reading of the clock for all (a batch's new profiles)."""
+        """``count`` write times, each later than the one before and than any given earlier;
+        one reading of the clock for all (a batch's new profiles)."""
         with self._lock:
             first = max(datetime.now(timezone.utc), self._last + timedelta(microseconds=1))
             instants = [first + timedelta(microseconds=step) for step in range(count)]

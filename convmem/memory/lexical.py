@@ -61,24 +61,23 @@ class LexicalIndex:
         index.keys = list(self.keys)
         index._documents = list(self._documents)
         index._postings = dict(self._postings)
-        index._add(memories, copy_on_write=True)
+        index._add(memories)
         return index
 
-    def _add(self, memories: Iterable[tuple[int, str]], *, copy_on_write: bool = False) -> None:
-        copied: set[str] = set()
+    def _add(self, memories: Iterable[tuple[int, str]]) -> None:
+        # A posting list this call did not make may be shared with the index this one extends:
+        # it is copied before its first change.
+        made: set[str] = set()
         for key, text in memories:
             position = len(self.keys)
             document = tuple(tokens(text))
             self.keys.append(key)
             self._documents.append(document)
             for token in document:
-                counts = self._postings.get(token)
-                if counts is None:
-                    counts = self._postings[token] = {}
-                    copied.add(token)
-                elif copy_on_write and token not in copied:
-                    counts = self._postings[token] = dict(counts)
-                    copied.add(token)
+                if token not in made:
+                    self._postings[token] = dict(self._postings.get(token, {}))
+                    made.add(token)
+                counts = self._postings[token]
                 counts[position] = counts.get(position, 0) + 1
         self._average_length = sum(map(len, self._documents)) / len(self._documents) if self._documents else 0.0
 

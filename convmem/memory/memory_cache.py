@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from convmem.memory.lexical import LexicalIndex
 from convmem.memory.ranking import decoded
@@ -52,8 +53,12 @@ class ProfileMemories:
     fingerprint: Fingerprint | None  # None: read for one call, not cached
     lexical: LexicalIndex
     keys: list[int]
-    judged: frozenset[int]  # the keys, as a set
     matrix: object  # numpy float32 array, (len(keys), dimensions)
+
+    @cached_property
+    def judged(self) -> frozenset[int]:
+        """The keys the model has embedded, as a set (asked by every Recall of the entry)."""
+        return frozenset(self.keys)
 
     @property
     def size(self) -> int:
@@ -63,7 +68,7 @@ class ProfileMemories:
     def of(cls, fingerprint: Fingerprint | None, memories: Sequence[tuple[int, str, bytes | None]]) -> "ProfileMemories":
         """The entry for ``(key, text, vector or None)`` rows, oldest first."""
         keys, matrix = decoded([(key, vector) for key, _, vector in memories if vector is not None])
-        return cls(fingerprint, LexicalIndex((key, text) for key, text, _ in memories), keys, frozenset(keys), matrix)
+        return cls(fingerprint, LexicalIndex((key, text) for key, text, _ in memories), keys, matrix)
 
     def extended(self, fingerprint: Fingerprint, added: Sequence[tuple[int, str, bytes | None]]) -> "ProfileMemories":
         """This entry with memories newer than all of its own, stored with ``fingerprint``."""
@@ -73,7 +78,7 @@ class ProfileMemories:
         matrix = self.matrix if not new_keys else new_matrix if not self.keys else np.concatenate([self.matrix, new_matrix])
         keys = self.keys + new_keys
         lexical = self.lexical.extended((key, text) for key, text, _ in added)
-        return ProfileMemories(fingerprint, lexical, keys, self.judged | frozenset(new_keys), matrix)
+        return ProfileMemories(fingerprint, lexical, keys, matrix)
 
 
 class MemoryCache:

@@ -3,8 +3,8 @@
 Without a query (nor a conversation to build one from) the newest memories come back
 unscored. With one, each kind of memory is ranked by the signals in use (``ranking``):
 full-text search always (``lexical``, over the profile's memories in the process), the
-embedder's vectors when there is one. A Recall naming a
-conversation also answers its recent communications (session memory).
+embedder's vectors when there is one. A Recall naming a conversation also answers its recent
+communications (session memory).
 """
 
 import time

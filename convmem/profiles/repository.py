@@ -7,7 +7,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     or_,
     select,
     text,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from convmem.database import bulk_copy, sqlite_rows
+from convmem.database import bulk
 from convmem.database.tables import (
     IdentifierMatchKey,
     NeverMergePair,
@@ -51,7 +50,7 @@ def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) 
     pairs = set(wanted)
     if not pairs:
         return []
-    if bulk_copy.is_postgresql(session):
+    if session.get_bind().dialect.name == "postgresql":
         id_types, values = zip(*pairs)
         found = session.execute(_HOLDERS_OF_PAIRS, {"store": store_pk, "id_types": list(id_types), "values": list(values)})
         return [Held(row.profile_id, row.id_type, row.value) for row in found]
@@ -63,10 +62,7 @@ def holders(session: Session, store_pk: int, wanted: Iterable[tuple[str, str]]) 
 
 
 def insert_match_keys(session: Session, rows: Sequence[dict]) -> None:
-    if bulk_copy.copies(session, rows):
-        bulk_copy.copy_rows(session, IdentifierMatchKey.__table__, rows)
-    elif rows:
-        session.execute(insert(IdentifierMatchKey.__table__), list(rows))
+    bulk.insert_rows(session, IdentifierMatchKey.__table__, rows)
 
 
 def delete_match_keys(session: Session, store_pk: int, id_type: str) -> None:
@@ -248,41 +244,15 @@ def never_merge_listing(store_pk: int) -> Select:
 
 
 def insert_profiles(session: Session, rows: Sequence[dict]) -> dict[str, int]:
-    """Insert profile rows in one statement (PostgreSQL, many rows: one COPY, with keys taken
-    beforehand; SQLite: the driver's executemany, keys allocated); returns sid -> primary key."""
-    table = Profile.__table__
-    if bulk_copy.copies(session, rows):
-        keyed = [{"id": pk, **row} for pk, row in zip(bulk_copy.next_ids(session, table, len(rows)), rows)]
-        bulk_copy.copy_rows(session, table, keyed)
-        return {row["sid"]: row["id"] for row in keyed}
-    if sqlite_rows.is_sqlite(session):
-        return dict(zip((row["sid"] for row in rows), sqlite_rows.insert_rows(session, table, rows, allocate_ids=True)))
-    inserted = session.execute(
-        insert(table).returning(table.c.sid, table.c.id), list(rows)
-    )
-    return dict(inserted.tuples().all())
+    """Insert profile rows in one statement (``database.bulk``); returns sid -> primary key."""
+    return dict(zip((row["sid"] for row in rows), bulk.insert_rows(session, Profile.__table__, rows, returning_ids=True)))
 
 
 def insert_identifiers(session: Session, rows: Sequence[dict], *, returning_ids: bool = False) -> list[tuple[int, str, str]]:
-    """Insert identifier rows in one statement (PostgreSQL, many rows: one COPY; SQLite: the
-    driver's executemany); with ``returning_ids``, their (id, idType, value)."""
-    if not rows:
-        return []
-    table = ProfileIdentifier.__table__
-    if bulk_copy.copies(session, rows):
-        if not returning_ids:
-            bulk_copy.copy_rows(session, table, rows)
-            return []
-        keyed = [{"id": pk, **row} for pk, row in zip(bulk_copy.next_ids(session, table, len(rows)), rows)]
-        bulk_copy.copy_rows(session, table, keyed)
-        return [(row["id"], row["id_type"], row["value"]) for row in keyed]
-    if sqlite_rows.is_sqlite(session):
-        ids = sqlite_rows.insert_rows(session, table, rows, allocate_ids=returning_ids)
-        return [(pk, row["id_type"], row["value"]) for pk, row in zip(ids, rows)]
-    if not returning_ids:
-        session.execute(insert(table), list(rows))
-        return []
-    return list(session.execute(insert(table).returning(table.c.id, table.c.id_type, table.c.value), list(rows)).tuples())
+    """Insert identifier rows in one statement (``database.bulk``); with ``returning_ids``,
+    their (id, idType, value)."""
+    ids = bulk.insert_rows(session, ProfileIdentifier.__table__, rows, returning_ids=returning_ids)
+    return [(pk, row["id_type"], row["value"]) for pk, row in zip(ids, rows)]
 
 
 def merged_into(session: Session, profile_pk: int) -> tuple[str, str] | None:

@@ -4,15 +4,16 @@ Creates, patches, identifier writes, bulk batches and imports all end here. The 
 the store's write lock and owns the transaction.
 
 The store's lock is held exclusively by most callers. Creates, trait patches and added
-identifiers hold it shared (PostgreSQL), so those writes of one store run side by side, and the writer locks what a write can touch before it
-reads anything it decides on: first the write's identifier keys (``(store, type, value)``; a
-fuzzy matching type, whose matches no value names, as one key per type), then the profiles
-holding those values. Every change to an identifier row is made holding the key of its value,
-the lock of its profile or the store's lock exclusively, so once both are held and a re-read finds no holder outside the
-locked profiles, what the write resolves against stays as read until it commits. If a holder
-moved meanwhile (a merge carried the value to another profile), the profile locks are let go
-and taken again with the new holder among them, keys first, then profiles, each in ascending
-order: writes never wait on each other in a cycle.
+identifiers hold it shared (PostgreSQL), so those writes of one store run side by side, and
+the writer locks what a write can touch before it reads anything it decides on: first the
+write's identifier keys (``(store, type, value)``; a fuzzy matching type, whose matches no
+value names, as one key per type), then the profiles holding those values (and the profile a
+patch names). Every change to an identifier row is made holding the key of its value, the
+lock of its profile or the store's lock exclusively, so once both are held and a re-read
+finds no holder outside the locked profiles, what the write resolves against stays as read
+until it commits. If a holder moved meanwhile (a merge carried the value to another profile),
+the profile locks are let go and taken again with the new holder among them, keys first, then
+profiles, each in ascending order: writes never wait on each other in a cycle.
 """
 
 from collections.abc import Sequence
